@@ -1,0 +1,5 @@
+import sys
+
+from svcnet.cli import main
+
+sys.exit(main())
