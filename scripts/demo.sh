@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Quick start, command 1: set up .venv and run the default pipeline (embedded demo, CPU, minutes).
+# Extra arguments go to snakemake, e.g. `bash scripts/demo.sh -n` for a dry run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VENV="${SVCNET_VENV:-.venv}"
+export PATH="$PWD/$VENV/bin:$PATH"
+snakemake --cores all "$@"
+echo "Done. Open reports/index.html (tables in reports/README.md-style Markdown under reports/)."
