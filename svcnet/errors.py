@@ -15,3 +15,7 @@ class ChecksumError(SvcnetError):
 
 class CheckpointError(SvcnetError):
     """A checkpoint is missing or its keys/shapes do not match the network."""
+
+
+class ConfigError(SvcnetError):
+    """The pipeline configuration (config/config.yaml) is missing, malformed or does not match its schema."""
