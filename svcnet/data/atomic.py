@@ -47,3 +47,21 @@ def write_bytes_atomic(dest: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(dest: str | os.PathLike, text: str) -> None:
     """Write UTF-8 ``text`` to ``dest`` atomically."""
     write_bytes_atomic(dest, text.encode("utf-8"))
+
+
+def remove_stale_temps(dest: str | os.PathLike) -> list[Path]:
+    """Remove temporaries that :func:`atomic_path` left next to ``dest`` when a process was killed; return them.
+
+    Call before starting a long atomic write so a re-run after a crash starts clean (not while another process is
+    writing the same ``dest``).
+    """
+    dest = Path(dest)
+    removed = []
+    if dest.parent.is_dir():
+        for tmp in dest.parent.glob(f".{dest.name}.*.tmp*"):
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
