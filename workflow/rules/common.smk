@@ -1,0 +1,57 @@
+# Shared by all the rule files. Resolved configuration, path helpers, input helpers and the final targets.
+import json
+
+from svcnet.config import resolve
+
+# --config on the command line may only choose the profile: `svcnet` commands read the config files themselves
+# (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
+_overrides = set(workflow.config_settings.overwrite_config or {}) - {"profile"}
+if _overrides:
+    raise ValueError(
+        f"--config {', '.join(sorted(_overrides))}=...: only `profile` can be set with --config; put other "
+        "settings in config/config.yaml or in a YAML file given with --configfile"
+    )
+
+PROFILE = config["profile"]
+CFG = resolve(config, source="snakemake config")  # profile applied, validated again
+# Arguments that make a `svcnet` command read exactly the configuration Snakemake uses (pass as a param).
+SVCNET_CONFIG = " ".join(f"--config {f}" for f in workflow.configfiles) + f" --profile {PROFILE}"
+# Software environment of all rules with --use-conda (a path relative to the rule files).
+SVCNET_ENV = "../envs/svcnet.yaml"
+
+DATA = f"data/{PROFILE}"
+RESULTS = f"results/{PROFILE}"
+REPORTS = f"reports/{PROFILE}"
+LOGS = f"logs/{PROFILE}"
+SPLITS = ("train", "eval")
+
+# Final outputs built by `rule all` (Snakefile); each rule file appends its own.
+TARGETS = []
+
+# Per-frame maps packed into the lmdb with the frames: kind -> function(split) -> folder laid out
+# <clip>/<frame>.png. A stage that makes such maps (e.g. saliency) registers itself here.
+PACK_MAPS = {}
+
+
+def settings(*parts):
+    """A JSON string of config sections, as a params entry: editing them makes Snakemake re-run the job."""
+    return json.dumps({".".join(p): _section(p) for p in parts}, sort_keys=True)
+
+
+def _section(path):
+    node = CFG
+    for key in path:
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def prepare_inputs(wildcards):
+    """Source files of a split (so Snakemake re-runs prepare when they change); none for downloaded DAVIS 2017."""
+    cs = CFG["data"][wildcards.split]
+    if cs["source"] == "demo":
+        root = Path("datasets/demo/davis")
+        seqs = cs.get("sequences") or sorted(p.name for p in root.iterdir() if p.is_dir())
+        return sorted(str(p) for s in seqs for p in (root / s).rglob("*") if p.is_file())
+    if cs.get("root"):
+        return [cs["root"]]
+    return []
