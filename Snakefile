@@ -18,10 +18,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
-
-
+# common.smk first checks the command-line overrides and resolves the profile (with svcnet.config, which names the
+# offending key); the standard validation then runs on the same schema.
 include: "workflow/rules/common.smk"
+
+
+validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
 
 
 for _rules in sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")):

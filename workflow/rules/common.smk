@@ -46,12 +46,12 @@ def _section(path):
 
 
 def prepare_inputs(wildcards):
-    """Source files of a split (so Snakemake re-runs prepare when they change); none for downloaded DAVIS 2017."""
+    """Source folders of a split (a new or removed file re-runs prepare); none for downloaded DAVIS 2017."""
     cs = CFG["data"][wildcards.split]
     if cs["source"] == "demo":
         root = Path("datasets/demo/davis")
         seqs = cs.get("sequences") or sorted(p.name for p in root.iterdir() if p.is_dir())
-        return sorted(str(p) for s in seqs for p in (root / s).rglob("*") if p.is_file())
+        return [str(root / s) for s in seqs]
     if cs.get("root"):
         return [cs["root"]]
     return []
