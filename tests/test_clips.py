@@ -191,3 +191,53 @@ def test_prepare_cli(tmp_path, monkeypatch):
     assert main(["prepare", "--split", "eval", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["blackswan", "car-shadow", "dog", "manifest.json"]
     assert main(["prepare", "--split", "test", "--out", str(out)]) == 2
+
+
+def test_davis2017_without_the_fetch_modules_says_what_to_provide(tmp_path, monkeypatch):
+    import sys
+
+    from svcnet.errors import SvcnetError
+
+    monkeypatch.setitem(sys.modules, "svcnet.sources", None)  # import fails as if the module were absent
+    with pytest.raises(SvcnetError, match="unpack DAVIS-2017-trainval-480p.zip yourself and set `root:`"):
+        prepare_clipset(ClipSetConfig(source="davis2017", split="val"), tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "out").exists()
+
+
+def test_davis2017_fetch_downloads_once_and_unpacks(tmp_path, monkeypatch):
+    """The fetch path against the registry/download/extract API (stand-ins serve a local zip of demo frames)."""
+    import sys
+    import types
+    import zipfile
+
+    archive_src = tmp_path / "DAVIS-2017-trainval-480p.zip"
+    with zipfile.ZipFile(archive_src, "w") as zf:
+        for seq in ("dog", "blackswan"):
+            for i in range(2):
+                zf.write(DEMO_ROOT / seq / "frames" / f"{i:05d}.jpg", f"DAVIS/JPEGImages/480p/{seq}/{i:05d}.jpg")
+                zf.write(DEMO_ROOT / seq / "masks" / f"{i:05d}.png", f"DAVIS/Annotations/480p/{seq}/{i:05d}.png")
+        zf.writestr("DAVIS/ImageSets/2017/val.txt", "blackswan\n")
+        zf.writestr("DAVIS/ImageSets/2017/train.txt", "dog\n")
+    calls = []
+
+    def get_source(name):
+        calls.append(("get_source", name))
+        return types.SimpleNamespace(url=f"https://example.org/{archive_src.name}", sha256="0" * 64)
+
+    def download(url, dest, sha256=None):
+        calls.append(("download", url))
+        shutil.copyfile(archive_src, dest)
+
+    def safe_extract(archive, dest_dir):
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(dest_dir)
+
+    monkeypatch.setitem(sys.modules, "svcnet.sources", types.SimpleNamespace(get_source=get_source))
+    monkeypatch.setitem(sys.modules, "svcnet.data.download", types.SimpleNamespace(download=download))
+    monkeypatch.setitem(sys.modules, "svcnet.data.archive", types.SimpleNamespace(safe_extract=safe_extract))
+    cache = tmp_path / "cache"
+    val = prepare_clipset(ClipSetConfig(source="davis2017", split="val"), tmp_path / "val", cache_dir=cache)
+    train = prepare_clipset(ClipSetConfig(source="davis2017", split="train"), tmp_path / "train", cache_dir=cache)
+    assert list(val["clips"]) == ["blackswan"] and list(train["clips"]) == ["dog"]
+    assert [c[0] for c in calls] == ["get_source", "download"]  # the unpacked copy is reused
+    assert sorted(p.name for p in cache.iterdir()) == ["DAVIS", "DAVIS-2017-trainval-480p.zip"]

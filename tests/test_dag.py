@@ -64,8 +64,9 @@ def test_every_job_runs_the_svcnet_command_with_a_log(workspace):
     assert len(commands) >= 3
     for cmd in commands:
         assert cmd.startswith("svcnet "), cmd
-        assert "--config config/config.yaml --profile demo" in cmd
-        assert cmd.endswith("2>&1") and "> logs/demo/" in cmd
+        assert "logs/demo/" in cmd, cmd
+        if cmd.startswith(("svcnet prepare", "svcnet pack")):
+            assert "--config config/config.yaml --profile demo" in cmd and cmd.endswith("2>&1")
 
 
 def test_config_on_the_command_line(workspace):

@@ -48,11 +48,13 @@ def fetch_davis2017(cache_dir: str | os.PathLike) -> Path:
             f"unpack DAVIS-2017-trainval-480p.zip yourself and set `root:` of the clip set to its DAVIS folder ({exc})"
         ) from exc
     source = get_source(DAVIS2017_SOURCE)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     archive = cache_dir / Path(source.url).name
     if not archive.is_file():
         log.info("downloading %s to %s", source.url, archive)
         download(source.url, archive, sha256=getattr(source, "sha256", None))
     with atomic_path(cache_dir / "extract") as tmp:
+        tmp.mkdir()
         safe_extract(archive, tmp)
     extracted = cache_dir / "extract"
     found = next((p.parent.parent for p in extracted.rglob("480p") if p.parent.name == "JPEGImages"), None)
