@@ -1,11 +1,12 @@
 # Shared by all the rule files. Resolved configuration, path helpers, input helpers and the final targets.
 import json
+import os
 
 from svcnet.config import resolve
 
 # --config on the command line may only choose the profile: `svcnet` commands read the config files themselves
 # (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
-_overrides = set(workflow.config_settings.overwrite_config or {}) - {"profile"}
+_overrides = set(workflow.config_settings.config or {}) - {"profile"}
 if _overrides:
     raise ValueError(
         f"--config {', '.join(sorted(_overrides))}=...: only `profile` can be set with --config; put other "
@@ -14,8 +15,12 @@ if _overrides:
 
 PROFILE = config["profile"]
 CFG = resolve(config, source="snakemake config")  # profile applied, validated again
-# Arguments that make a `svcnet` command read exactly the configuration Snakemake uses (pass as a param).
-SVCNET_CONFIG = " ".join(f"--config {f}" for f in workflow.configfiles) + f" --profile {PROFILE}"
+# Arguments that make a `svcnet` command read exactly the configuration Snakemake uses (pass as a param): the
+# `configfile:` of the Snakefile, then the --configfile files merged over it (Snakemake's order).
+_cli_files = [os.path.abspath(f) for f in workflow.config_settings.configfiles]
+_files = [f for f in map(str, workflow.configfiles) if os.path.abspath(f) not in _cli_files]
+_files += [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else f for f in _cli_files]
+SVCNET_CONFIG = " ".join(f"--config {f}" for f in _files) + f" --profile {PROFILE}"
 # Software environment of all rules with --use-conda (a path relative to the rule files).
 SVCNET_ENV = "../envs/svcnet.yaml"
 
