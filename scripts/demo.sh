@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 VENV="${SVCNET_VENV:-.venv}"
 export PATH="$PWD/$VENV/bin:$PATH"
-snakemake --cores all "$@"
-echo "Done. Open reports/index.html (tables in reports/README.md-style Markdown under reports/)."
+snakemake --cores all --rerun-incomplete "$@"
+echo "Done. Open reports/demo/index.html (the report of the demo profile)."
