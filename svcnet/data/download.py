@@ -8,10 +8,11 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import requests
+import urllib3
 from tqdm import tqdm
 
 from svcnet.errors import ChecksumError, SvcnetError
@@ -123,6 +124,7 @@ def _fetch(
             offset = 0  # removed: download it again
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     try:
+        headers["Accept-Encoding"] = "identity"  # byte offsets and the hash refer to the file itself
         response = requests.get(url, headers=headers, stream=True, timeout=(timeout, timeout))
     except requests.exceptions.Timeout as exc:
         raise DownloadTimeout(f"{url}: no response within {timeout:g} s") from exc
@@ -153,7 +155,7 @@ def _fetch(
         try:
             with open(part, mode) as fh, bar:
                 try:
-                    for block in response.iter_content(chunk_size=chunk_size):
+                    for block in _blocks(response, chunk_size):
                         fh.write(block)
                         digest.update(block)
                         received += len(block)
@@ -161,7 +163,7 @@ def _fetch(
                 finally:
                     fh.flush()
                     os.fsync(fh.fileno())
-        except requests.exceptions.RequestException as exc:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             _drop_if_empty(part)
             if _is_timeout(exc):
                 raise DownloadTimeout(
@@ -175,6 +177,14 @@ def _fetch(
         _drop_if_empty(part)
         raise DownloadError(f"{url}: connection closed after {received} of {total} bytes{_resume_note(part)}")
     _verify_part(url, part, sha256, size, digest.hexdigest())
+
+
+def _blocks(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
+    """The body as it arrives (``read1``: a connection that dies mid-chunk still yields the bytes received)."""
+    raw = response.raw
+    read = raw.read1 if hasattr(raw, "read1") else raw.read
+    while block := read(chunk_size, decode_content=False):
+        yield block
 
 
 def _verify_part(url: str, part: Path, sha256: str | None, size: int | None, actual: str | None = None) -> None:

@@ -1,0 +1,173 @@
+"""svcnet.data.download against a real local HTTP server: verified, resumable, and clean on every failure."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import pytest
+from http_server import LocalHTTPServer, Route
+
+from svcnet.data.download import DownloadError, DownloadTimeout, download, part_path
+from svcnet.errors import ChecksumError
+
+BODY = os.urandom(300_000)
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+@pytest.fixture
+def server():
+    with LocalHTTPServer(lifetime=20) as srv:
+        yield srv
+
+
+def leftovers(folder) -> list[str]:
+    """Every file under ``folder`` (temp files included)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_good_file_is_verified_and_renamed_into_place(server, tmp_path):
+    url = server.add("/good.bin", Route(BODY))
+    dest = tmp_path / "w" / "good.bin"
+    assert download(url, dest, sha256=SHA, size=len(BODY), timeout=2, chunk_size=4096) == dest
+    assert dest.read_bytes() == BODY
+    assert leftovers(tmp_path) == ["w/good.bin"]
+    # a second call finds the verified file and sends no request
+    n = len(server.requests)
+    download(url, dest, sha256=SHA, timeout=2)
+    assert len(server.requests) == n
+
+
+def test_wrong_hash_removes_everything_and_names_both_hashes(server, tmp_path):
+    url = server.add("/wrong.bin", Route(b"not the file you want" * 100))
+    dest = tmp_path / "wrong.bin"
+    with pytest.raises(ChecksumError) as err:
+        download(url, dest, sha256=SHA, timeout=2)
+    got = hashlib.sha256(b"not the file you want" * 100).hexdigest()
+    assert SHA in str(err.value) and got in str(err.value) and "removed" in str(err.value)
+    assert leftovers(tmp_path) == []  # no .part either: bad data must not be resumed
+
+
+def test_wrong_size_announced_by_server_is_refused_before_writing(server, tmp_path):
+    url = server.add("/good.bin", Route(BODY))
+    with pytest.raises(ChecksumError, match=f"server offers {len(BODY)} bytes, expected {len(BODY) + 1}"):
+        download(url, tmp_path / "f.bin", size=len(BODY) + 1, timeout=2)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("status, text", [(404, "HTTP 404"), (500, "HTTP 500")])
+def test_http_errors_are_clear_and_leave_nothing(server, tmp_path, status, text):
+    url = server.add(f"/e{status}", Route(status=status))
+    with pytest.raises(DownloadError, match=text) as err:
+        download(url, tmp_path / "f.bin", sha256=SHA, timeout=2)
+    assert url in str(err.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_unknown_path_is_404(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download(server.url("/missing.bin"), tmp_path / "f.bin", timeout=2)
+    assert leftovers(tmp_path) == []
+
+
+def test_truncated_body_keeps_only_the_resumable_part(server, tmp_path):
+    url = server.add("/trunc.bin", Route(BODY[:100_000], extra_length=50_000))
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError, match="after 100000 of 150000 bytes") as err:
+        download(url, dest, sha256=SHA, timeout=2)
+    assert "to resume" in str(err.value)
+    assert leftovers(tmp_path) == ["f.bin.part"]
+    assert part_path(dest).read_bytes() == BODY[:100_000]
+
+
+def test_stall_times_out_quickly(server, tmp_path):
+    url = server.add("/stall.bin", Route(BODY, stall_after=1000, stall_seconds=10))
+    dest = tmp_path / "f.bin"
+    t0 = time.monotonic()
+    with pytest.raises(DownloadTimeout, match="stalled, no data for 0.5 s after 1000 bytes"):
+        download(url, dest, sha256=SHA, timeout=0.5)
+    assert time.monotonic() - t0 < 5
+    assert leftovers(tmp_path) == ["f.bin.part"]  # the bytes that did arrive can be resumed
+
+
+def test_stall_before_any_byte_leaves_nothing(server, tmp_path):
+    url = server.add("/stall0.bin", Route(BODY, stall_after=0, stall_seconds=10))
+    with pytest.raises(DownloadTimeout, match="stalled"):
+        download(url, tmp_path / "f.bin", timeout=0.5)
+    assert leftovers(tmp_path) == []
+
+
+def test_resume_asks_for_the_rest_only(server, tmp_path):
+    url = server.add("/good.bin", Route(BODY))
+    dest = tmp_path / "f.bin"
+    part_path(dest).write_bytes(BODY[:123_456])  # an earlier, interrupted run
+    download(url, dest, sha256=SHA, size=len(BODY), timeout=2)
+    assert dest.read_bytes() == BODY
+    assert leftovers(tmp_path) == ["f.bin"]
+    (req,) = server.requests
+    assert req.headers["range"] == "bytes=123456-"
+    assert server.sent["/good.bin"] == len(BODY) - 123_456  # only the rest crossed the wire
+
+
+def test_truncated_then_resumed_from_a_good_mirror(server, tmp_path):
+    """The first attempt dies half way; the re-run resumes from the .part and the hash covers both pieces."""
+    trunc = server.add("/trunc.bin", Route(BODY[:200_000], extra_length=len(BODY) - 200_000))
+    dest = tmp_path / "f.bin"
+    with pytest.raises(DownloadError):
+        download(trunc, dest, sha256=SHA, timeout=2)
+    good = server.add("/good.bin", Route(BODY))
+    download(good, dest, sha256=SHA, timeout=2)
+    assert dest.read_bytes() == BODY and leftovers(tmp_path) == ["f.bin"]
+    assert server.requests[-1].headers["range"] == "bytes=200000-"
+
+
+def test_server_ignoring_range_restarts_from_zero(server, tmp_path):
+    url = server.add("/norange.bin", Route(BODY, ranges=False))
+    dest = tmp_path / "f.bin"
+    part_path(dest).write_bytes(b"garbage that must not be kept")
+    download(url, dest, sha256=SHA, timeout=2)
+    assert dest.read_bytes() == BODY and leftovers(tmp_path) == ["f.bin"]
+    assert server.requests[0].headers["range"] == "bytes=29-"
+
+
+def test_range_not_satisfiable_starts_over(server, tmp_path):
+    url = server.add("/good.bin", Route(BODY))
+    dest = tmp_path / "f.bin"
+    part_path(dest).write_bytes(BODY + b"extra")  # longer than the file: 416, then a clean download
+    download(url, dest, sha256=SHA, timeout=2)
+    assert dest.read_bytes() == BODY and leftovers(tmp_path) == ["f.bin"]
+    assert [r.headers.get("range") for r in server.requests] == [f"bytes={len(BODY) + 5}-", None]
+
+
+def test_urls_are_tried_in_order(server, tmp_path):
+    dead = server.add("/e500", Route(status=500))
+    good = server.add("/good.bin", Route(BODY))
+    dest = tmp_path / "f.bin"
+    download([server.url("/missing"), dead, good], dest, sha256=SHA, timeout=2)
+    assert dest.read_bytes() == BODY
+    assert [r.path for r in server.requests] == ["/missing", "/e500", "/good.bin"]
+
+
+def test_all_urls_failing_names_each(server, tmp_path):
+    dead = server.add("/e500", Route(status=500))
+    with pytest.raises(DownloadError, match="all 2 URLs failed") as err:
+        download([server.url("/missing"), dead], tmp_path / "f.bin", timeout=2)
+    assert "HTTP 404" in str(err.value) and "HTTP 500" in str(err.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_existing_file_with_wrong_hash_is_not_overwritten(server, tmp_path):
+    url = server.add("/good.bin", Route(BODY))
+    dest = tmp_path / "f.bin"
+    dest.write_bytes(b"user's own file")
+    with pytest.raises(ChecksumError, match="remove it to download again"):
+        download(url, dest, sha256=SHA, timeout=2)
+    assert dest.read_bytes() == b"user's own file" and server.requests == []
+
+
+def test_connection_refused_is_a_clear_error(tmp_path):
+    with LocalHTTPServer() as srv:
+        url = srv.url("/good.bin")
+    with pytest.raises(DownloadError, match="cannot connect"):
+        download(url, tmp_path / "f.bin", timeout=1)
+    assert leftovers(tmp_path) == []
