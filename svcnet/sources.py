@@ -89,7 +89,7 @@ SCHEMA: dict[str, Any] = {
             },
             "allOf": [
                 {  # anything not plainly downloadable must say exactly what to do by hand
-                    "if": {"properties": {"access": {"not": {"const": "direct"}}}},
+                    "if": {"properties": {"access": {"enum": [a for a in ACCESS if a != "direct"]}}},
                     "then": {"required": ["manual"]},
                 },
                 {  # a direct source has a URL or comes out of another source's archive
@@ -228,14 +228,13 @@ def registry_path() -> Path:
     raise SvcnetError(f"source registry not found: set {SOURCES_ENV} or provide {REPO_SOURCES}")
 
 
-def parse_registry(data: Any, origin: str = "registry") -> dict[str, Source]:
+def parse_registry(data: Any, origin: str = "(in memory)") -> dict[str, Source]:
     """Validate parsed registry data (schema + cross-entry rules) and return name -> Source."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        err = errors[0]
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         raise SvcnetError(f"invalid source registry {origin}: at {where}: {err.message}")
     out: dict[str, Source] = {}
@@ -323,18 +322,20 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 def verify_file(source: Source, path: str | os.PathLike) -> str | None:
     """Check ``path`` against the source's sha256 (or prefix) and size; return its sha256 when one was computed."""
     path = Path(path)
-    if source.size is not None and path.stat().st_size != source.size:
+    got_size = path.stat().st_size
+    size_note = f" ({got_size} bytes, expected {source.size})" if source.size not in (None, got_size) else ""
+    actual = None
+    if source.sha256 or source.sha256_prefix:
+        actual = sha256_file(path)
+        expected = source.sha256 or source.sha256_prefix
+        if not actual.startswith(expected):
+            raise ChecksumError(
+                f"{path} has sha256 {actual}, expected {expected} for {source.name} ({source.file}){size_note}; "
+                f"remove it. To get the right file: {source.how_to_get(path)}"
+            )
+    if size_note:
         raise ChecksumError(
-            f"{path} has {path.stat().st_size} bytes, expected {source.size} for {source.name} ({source.file}); "
-            f"remove it. To get the right file: {source.how_to_get(path)}"
-        )
-    if not (source.sha256 or source.sha256_prefix):
-        return None
-    actual = sha256_file(path)
-    expected = source.sha256 or source.sha256_prefix
-    if not actual.startswith(expected):
-        raise ChecksumError(
-            f"{path} has sha256 {actual}, expected {expected} for {source.name} ({source.file}); "
+            f"{path} has {got_size} bytes, expected {source.size} for {source.name} ({source.file}); "
             f"remove it. To get the right file: {source.how_to_get(path)}"
         )
     return actual
