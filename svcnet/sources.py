@@ -396,7 +396,7 @@ def fetch_source(
     Returns status ``manual`` (with the instructions in ``detail``) when a manual source is not there yet.
     """
     from svcnet.data.archive import safe_extract
-    from svcnet.data.download import download
+    from svcnet.data.download import dir_lock, download
 
     source = get_source(name)
     root = Path(root)
@@ -424,7 +424,11 @@ def fetch_source(
         return FetchResult(source.name, "manual", dest, source.manual_step(root))
 
     if into is not None:
-        safe_extract(dest, into)
+        into.parent.mkdir(parents=True, exist_ok=True)
+        with dir_lock(into.parent):  # a concurrent fetch of the same source unpacks once
+            if into.is_dir():
+                return FetchResult(source.name, status, into, f"{detail}; already unpacked at {into}")
+            safe_extract(dest, into)
         _report_layout(source, into)
         detail += f"; unpacked into {into}"
         if delete_archive:

@@ -171,3 +171,27 @@ def test_connection_refused_is_a_clear_error(tmp_path):
     with pytest.raises(DownloadError, match="cannot connect"):
         download(url, tmp_path / "f.bin", timeout=1)
     assert leftovers(tmp_path) == []
+
+
+def test_concurrent_downloads_of_one_file_fetch_it_once(server, tmp_path):
+    """Two workers (e.g. Snakemake jobs) asking for the same file: one downloads, the other waits and reuses it."""
+    import threading
+
+    url = server.add("/slow.bin", Route(BODY, stall_after=1000, stall_seconds=0.3))
+    dest = tmp_path / "f.bin"
+    errors = []
+
+    def worker():
+        try:
+            download(url, dest, sha256=SHA, timeout=2)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == [] and dest.read_bytes() == BODY
+    assert [r.path for r in server.requests] == ["/slow.bin"]
+    assert leftovers(tmp_path) == ["f.bin"]

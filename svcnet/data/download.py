@@ -4,6 +4,7 @@ re-run can resume stays behind (never one whose content failed verification).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -59,10 +60,40 @@ def download(
     if not urls:
         raise DownloadError(f"no URL to download {dest.name} from")
     sha256 = sha256.lower() if sha256 else None
-    if dest.exists():
-        _check_existing(dest, sha256, size)
-        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with dir_lock(dest.parent):  # another process downloading into the same folder finishes first
+        if dest.exists():
+            _check_existing(dest, sha256, size)
+            return dest
+        return _download_locked(urls, dest, sha256, size, resume, timeout, progress, chunk_size)
+
+
+@contextlib.contextmanager
+def dir_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Exclusive advisory lock on a folder (flock; no lock file left behind); a no-op where flock is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _download_locked(
+    urls: list[str],
+    dest: Path,
+    sha256: str | None,
+    size: int | None,
+    resume: bool,
+    timeout: float,
+    progress: bool | None,
+    chunk_size: int,
+) -> Path:
     part = part_path(dest)
     if not resume:
         part.unlink(missing_ok=True)
