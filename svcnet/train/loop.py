@@ -228,7 +228,8 @@ class TrainLoop:
         if info.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            model = DDP(self.step, device_ids=[dev.index] if dev.type == "cuda" else None)
+            model = DDP(self.step, device_ids=[dev.index] if dev.type == "cuda" else None,
+                        find_unused_parameters=getattr(self.step, "find_unused_parameters", False))
         model.train()
         n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
         if info.is_main:

@@ -1,0 +1,217 @@
+"""The three training stages, from config to finished weights: CPNet stage 1 (images), CPNet stage 2 (video frames),
+SSNet joint training. Each builds its networks, says in the log where their weights come from, and runs the shared
+:class:`~svcnet.train.loop.TrainLoop` into its own folder (checkpoints, logs, final ``<network>.pth``)."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from svcnet.errors import ConfigError, InputError
+from svcnet.train.distributed import DistInfo
+from svcnet.train.init_weights import load_into, official_normal_init, resolve_init
+from svcnet.train.loop import LoopSettings, TrainLoop, TrainResult
+from svcnet.train.settings import StageSettings, TrainSettings, to_iterations
+
+log = logging.getLogger(__name__)
+
+
+def loop_settings(ts: TrainSettings, st: StageSettings, n_items: int, info: DistInfo,
+                  **overrides: Any) -> LoopSettings:
+    """The loop's iteration-based settings of stage ``st`` (epochs converted with the global batch)."""
+    gb = st.batch_size * info.world_size
+    conv = lambda v: to_iterations(st, v, n_items, gb)  # noqa: E731
+    s = LoopSettings(
+        iterations=conv(st.duration), batch_size=st.batch_size, save_every=conv(st.save_every),
+        log_every=max(1, st.log_every), lr_step=conv(st.lr_step), lr_gamma=st.lr_gamma, amp=ts.amp,
+        channels_last=ts.channels_last, deterministic=ts.deterministic, seed=ts.seed, num_workers=ts.num_workers,
+        keep_checkpoints=ts.keep_checkpoints,
+    )
+    return replace(s, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# ------------------------------------------------------------------------------------------------------------ CPNet
+
+
+def build_cpnet(ts: TrainSettings, start_from: Path | None, what: str) -> torch.nn.Module:
+    """CPNet initialised from ``start_from`` (an earlier stage / official checkpoint), else the ImageNet VGG16 gray
+    branch when ``train.init.vgg16`` is given, else from scratch — one log line says which."""
+    from svcnet.models.cpnet import CPNet
+
+    net = CPNet()
+    if start_from is not None:
+        load_into(net, start_from, f"{what}: CPNet (all weights)")
+        return net
+    vgg = resolve_init("vgg16", ts.init.vgg16)
+    if vgg is not None:
+        load_into(net.vgg, vgg, f"{what}: CPNet VGG16 gray branch (ImageNet weights)")
+        log.info("init: %s: the rest of CPNet from PyTorch's default initialisation (as the official trainer)", what)
+    else:
+        log.info("init: %s: CPNet from scratch (PyTorch default initialisation; no ImageNet VGG16 given — set "
+                 "train.init.vgg16 to a file or `registry` to start the gray branch from ImageNet weights)", what)
+    return net
+
+
+def train_cpnet_stage(ts: TrainSettings, stage: str, data: Path, out_dir: Path, info: DistInfo,
+                      start_from: Path | None = None, resume: bool = False, **overrides: Any) -> TrainResult:
+    """CPNet stage ``cpnet1`` or ``cpnet2`` on ``data`` (a packed .lmdb, or an image folder for cpnet1)."""
+    from svcnet.train.cpnet_data import CPNetImages
+    from svcnet.train.cpnet_step import CPNetTrainStep
+    from svcnet.train.scribble_fns import image_scribble_fn
+
+    st = ts.stage(stage)
+    source = Path(st.images) if stage == "cpnet1" and st.images else data
+    ds = CPNetImages(source, st.size, image_scribble_fn(ts.scribbles), seed=ts.seed, crop=st.crop,
+                     seg=st.seg_target, saliency_root=st.image_saliency)
+    lambda_seg = st.lambda_seg
+    if lambda_seg > 0 and ds.seg_coverage == 0:
+        log.warning("%s: no saliency maps or masks in %s: the seg loss is off for this run", stage, source)
+    net = build_cpnet(ts, start_from, stage)
+    step = CPNetTrainStep(net, lr=st.lr, lambda_l1=st.lambda_l1, lambda_seg=lambda_seg)
+    ls = loop_settings(ts, st, len(ds), info, **overrides)
+    title = f"CPNet {'stage 1 (images)' if stage == 'cpnet1' else 'stage 2 (video frames)'}"
+    meta = {"stage": stage, "data": str(source), "images": len(ds), "size": list(st.size), "crop": list(st.crop),
+            "seg_coverage": round(ds.seg_coverage, 3), "start_from": str(start_from) if start_from else "scratch/vgg16"}
+    log.info("%s: %d images from %s, size %s, %d iterations (%s)", title, len(ds), source, st.size, ls.iterations,
+             f"{st.duration} {st.unit}s")
+    return TrainLoop(step, ds, ls, out_dir, info, title=title, meta=meta).run(resume)
+
+
+def train_cpnet(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, resume: bool = False,
+                stages: tuple[str, ...] = ("cpnet1", "cpnet2"), **overrides: Any) -> Path | None:
+    """Stage 1 then stage 2 (each skipped when its duration is 0); ``out_dir/cpnet.pth`` = the last stage's weights.
+    Returns that path, or None when a run stopped early (``stop_after``)."""
+    start = resolve_init("cpnet", ts.init.cpnet)
+    if start is not None:
+        log.info("init: CPNet fine-tuned from the official checkpoint %s", start)
+    done_any = False
+    for stage in stages:
+        if ts.stage(stage).duration <= 0:
+            log.info("%s: duration 0, skipped", stage)
+            continue
+        if stage == "cpnet1" and start is not None:
+            log.info("cpnet1: skipped, CPNet starts from the checkpoint given in train.init.cpnet")
+            continue
+        res = train_cpnet_stage(ts, stage, data, out_dir / stage, info, start_from=start, resume=resume, **overrides)
+        if not res.completed:
+            return None
+        start, done_any = res.weights.get("cpnet", out_dir / stage / "cpnet.pth"), True
+    if start is None:
+        raise ConfigError("train: no CPNet stage has a duration and train.init.cpnet is not given: nothing to train")
+    final = out_dir / "cpnet.pth"
+    if info.is_main:
+        from svcnet.data.atomic import atomic_path
+
+        with atomic_path(final) as tmp:
+            shutil.copyfile(start, tmp)
+        if not done_any:
+            log.info("CPNet: no stage trained; %s is a copy of %s", final, start)
+    return final
+
+
+# ------------------------------------------------------------------------------------------------------------ SSNet
+def build_ssnet(ts: TrainSettings, st: StageSettings) -> torch.nn.Module:
+    """SSNet as the official trainer starts it: every conv N(0, 0.02), then WARN, SR, CorrNet VGG19 and non-local
+    net from their files when given. WARN is frozen only when its weights are given (else trained jointly); CorrNet
+    is always frozen (its WLS/uint8 post-filter passes no gradient)."""
+    from svcnet.models.ssnet import SSNet
+
+    net = SSNet(sr_scales=(2,), freeze_pretrained=False)
+    official_normal_init(net)
+    log.info("init: SSNet: every conv N(0, 0.02) (official weights_init); combination net stays so (as official)")
+    for name, module, key in (("warn", net.warn, None), ("srnet", net.srnet, None),
+                              ("corrnet_vgg19", net.corr.vggnet, None), ("corrnet_nonlocal", net.corr.nonlocal_net,
+                                                                         None)):
+        path = resolve_init(name, getattr(ts.init, name))
+        if path is not None:
+            load_into(module, path, f"ssnet: {name}", key=key)
+        else:
+            log.info("init: ssnet: %s not given (train.init.%s): starts from N(0, 0.02)%s", name, name,
+                     {"warn": " and is trained jointly",
+                      "srnet": " and is trained by the SR loss (lambda_sr)",
+                      "corrnet_vgg19": " and stays frozen (the long-range branch is then uninformative)",
+                      "corrnet_nonlocal": " and stays frozen (the long-range branch is then uninformative)"}[name])
+    net.corr.requires_grad_(False)
+    if ts.init.warn:
+        net.warn.requires_grad_(False)
+    if not ts.init.srnet and st.lambda_sr <= 0:
+        raise ConfigError("train.ssnet: the SR net has no pre-trained weights (train.init.srnet) and lambda_sr is 0: "
+                          "it would get no gradient and stay random; give train.init.srnet or set lambda_sr > 0")
+    return net
+
+
+def flow_backend_name(ts: TrainSettings, st: StageSettings) -> str:
+    """``pwcnet`` or ``dis`` (``auto``: PWC-Net when its weights are given)."""
+    if st.flow == "auto":
+        return "pwcnet" if ts.init.pwcnet else "dis"
+    if st.flow not in ("pwcnet", "dis"):
+        raise ConfigError(f"train.ssnet.flow must be auto, pwcnet or dis, not {st.flow!r}")
+    if st.flow == "pwcnet" and not ts.init.pwcnet:
+        raise ConfigError("train.ssnet.flow is pwcnet but train.init.pwcnet is not given (a file or `registry`)")
+    return st.flow
+
+
+def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir: Path, info: DistInfo,
+                resume: bool = False, **overrides: Any) -> TrainResult:
+    """SSNet joint training on 7-frame windows of ``data`` (a packed .lmdb), CPNet from ``cpnet_path``."""
+    from svcnet.train.scribble_fns import window_scribble_fn
+    from svcnet.train.ssnet_data import SSNetWindows
+    from svcnet.train.ssnet_step import SSNetStep
+
+    st = ts.ssnet
+    if st.window != 7:
+        raise ConfigError("train.ssnet.window must be 7 (SSNet reads frames t-3..t+3)")
+    cp = cpnet_path or resolve_init("cpnet", ts.init.cpnet)
+    if cp is None:
+        raise ConfigError("SSNet training needs a CPNet: train one first (svcnet train cpnet) and pass --cpnet, or "
+                          "set train.init.cpnet")
+    cpnet = build_cpnet(ts, Path(cp), "ssnet")
+    ssnet = build_ssnet(ts, st)
+    backend = flow_backend_name(ts, st)
+    flow_fn = None
+    if backend == "pwcnet":
+        from svcnet.models.pwcnet import PWCNet, pwc_estimate
+
+        pwc = PWCNet()
+        load_into(pwc, resolve_init("pwcnet", ts.init.pwcnet), "ssnet: PWC-Net (frozen)", key="state_dict")
+        pwc.requires_grad_(False).eval()
+        flow_fn = _PwcFlow(pwc, pwc_estimate)
+    direction = "official" if backend == "pwcnet" else "aligned"
+    log.info("ssnet: flows from %s (%s convention, as svcnet.infer.flow)", backend, direction)
+    ds = SSNetWindows(data, st.size, window_scribble_fn(ts.scribbles), seed=ts.seed, window=st.window, crop=st.crop,
+                      with_sr=st.lambda_sr > 0, flow="dis" if backend == "dis" else "net", flow_direction=direction)
+    step = SSNetStep(cpnet, ssnet, lr_ssnet=st.lr, lr_cpnet=st.lr_cpnet, lambda_l1=st.lambda_l1,
+                     lambda_sr=st.lambda_sr, lambda_short=st.lambda_short, lambda_long=st.lambda_long,
+                     mask_para=st.mask_para, flow_fn=flow_fn)
+    if flow_fn is not None:
+        step.pwc = flow_fn.net  # moved to the device with the step; not saved, not trained
+    ls = loop_settings(ts, st, len(ds), info, **overrides)
+    meta = {"stage": "ssnet", "data": str(data), "clips": len(ds), "size": list(st.size), "crop": list(st.crop),
+            "cpnet": str(cp), "flow": f"{backend} ({direction})", "lambda_sr": st.lambda_sr,
+            "lambda_short": st.lambda_short, "lambda_long": st.lambda_long, "lr_cpnet": st.lr_cpnet}
+    log.info("SSNet joint training: %d clips from %s, size %s, %d iterations (%s)", len(ds), data, st.size,
+             ls.iterations, f"{st.duration} {st.unit}s")
+    return TrainLoop(step, ds, ls, out_dir, info, title="SSNet joint training", meta=meta).run(resume)
+
+
+class _PwcFlow:
+    """flow(a, b) = pwc_estimate(first=a, second=b) on the replicated lightness (official convention)."""
+
+    def __init__(self, net: torch.nn.Module, estimate: Any) -> None:
+        self.net, self.estimate = net, estimate
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.estimate(self.net, a, b)
+
+
+def data_path(path: str | os.PathLike) -> Path:
+    """A packed training set (``<split>.lmdb``); InputError naming the command that makes it when missing."""
+    p = Path(path)
+    if not (p / "data.mdb").is_file():
+        raise InputError(f"training data not found: {p} (pack it first: svcnet pack data/<profile>/train --out {p})")
+    return p
