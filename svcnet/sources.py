@@ -415,10 +415,8 @@ def fetch_source(
             digest = verify_file(source, dest)
             detail += f" (sha256 {digest} verified)" if digest else " (no published sha256; not verified)"
     elif source.access == "direct":
-        download(list(source.urls), dest, sha256=source.sha256 if verify else None,
+        download(list(source.urls), dest, sha256=(source.sha256 or source.sha256_prefix) if verify else None,
                  size=source.size if verify else None, timeout=timeout, progress=progress)
-        if verify and source.sha256_prefix and not source.sha256:
-            verify_file(source, dest)
         status, detail = "downloaded", f"downloaded to {dest}"
     else:
         return FetchResult(source.name, "manual", dest, source.manual_step(root))

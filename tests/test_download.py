@@ -195,3 +195,13 @@ def test_concurrent_downloads_of_one_file_fetch_it_once(server, tmp_path):
     assert errors == [] and dest.read_bytes() == BODY
     assert [r.path for r in server.requests] == ["/slow.bin"]
     assert leftovers(tmp_path) == ["f.bin"]
+
+
+def test_sha256_prefix_as_in_torchvision_names(server, tmp_path):
+    url = server.add("/good.bin", Route(BODY))
+    download(url, tmp_path / "a.bin", sha256=SHA[:8].upper(), timeout=2)
+    assert (tmp_path / "a.bin").read_bytes() == BODY
+    wrong = ("0" if SHA[0] != "0" else "1") + SHA[1:8]
+    with pytest.raises(ChecksumError, match=f"got {SHA}, expected {wrong}"):
+        download(url, tmp_path / "b.bin", sha256=wrong, timeout=2)
+    assert leftovers(tmp_path) == ["a.bin"]
