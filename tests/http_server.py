@@ -30,7 +30,7 @@ class Request:
 
 
 class LocalHTTPServer:
-    """``with LocalHTTPServer() as srv: srv.add('/f', Route(b'...')); srv.url('/f')`` -- stops itself after ``lifetime``."""
+    """``with LocalHTTPServer() as srv: url = srv.add('/f', Route(b'...'))``; stops itself after ``lifetime``."""
 
     def __init__(self, lifetime: float = 20.0):
         self.routes: dict[str, Route] = {}

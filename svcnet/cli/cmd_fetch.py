@@ -11,7 +11,7 @@ def register(app: typer.Typer) -> None:
     def fetch_cmd(
         names: list[str] = typer.Argument(None, help="Source names (see --list)."),
         dest: Path = typer.Option(
-            Path("."), "--dest", help="Root folder; files go to the registry paths under it (weights/..., resources/...)."
+            Path("."), "--dest", help="Root folder: files go to their registry paths under it (weights/, resources/)."
         ),
         list_: bool = typer.Option(False, "--list", help="List the sources: name, kind, access, size, licence."),
         timeout: float = typer.Option(60.0, help="Seconds to wait for a connection or for more data."),

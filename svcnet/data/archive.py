@@ -179,11 +179,9 @@ def _write_all(members: Iterator[_Member], root: Path, archive: Path, max_member
                             f"{archive.name} decompresses to more than the total limit of {max_total} bytes"
                         )
                     dst.write(block)
-        except FileExistsError as exc:
-            if target.is_file():
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as exc:
+            if isinstance(exc, FileExistsError) and target.is_file():
                 raise ArchiveError(f"member {member.name!r} appears twice in {archive.name}") from exc
-            raise ArchiveError(f"member {member.name!r} clashes with a file of the same name in {archive.name}") from exc
-        except (NotADirectoryError, IsADirectoryError) as exc:
-            raise ArchiveError(f"member {member.name!r} clashes with a file of the same name in {archive.name}") from exc
+            raise ArchiveError(f"member {member.name!r} clashes with a file of that name in {archive.name}") from exc
         if written != member.size:
             raise ArchiveError(f"member {member.name!r} declares {member.size} bytes but holds {written}")

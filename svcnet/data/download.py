@@ -118,7 +118,9 @@ def _download_locked(
 
 def _check_existing(dest: Path, sha256: str | None, size: int | None) -> None:
     if size is not None and dest.stat().st_size != size:
-        raise ChecksumError(f"{dest} exists with {dest.stat().st_size} bytes, expected {size}; remove it to download again")
+        raise ChecksumError(
+            f"{dest} exists with {dest.stat().st_size} bytes, expected {size}; remove it to download again"
+        )
     if sha256:
         actual = _hash_file(dest)
         if not actual.startswith(sha256):
@@ -246,7 +248,8 @@ def _is_timeout(exc: BaseException) -> bool:
         seen.add(id(exc))
         if isinstance(exc, (requests.exceptions.Timeout, TimeoutError)) or "timed out" in str(exc).lower():
             return True
-        exc = exc.__context__ or exc.__cause__ or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None)
+        wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = exc.__context__ or exc.__cause__ or wrapped
     return False
 
 
