@@ -38,6 +38,9 @@ from svcnet.train.sampling import IterationSampler
 
 log = logging.getLogger(__name__)
 
+# LoopSettings that may differ between a run and its resumption.
+RUN_ONLY = ("stop_after", "progress", "num_workers", "keep_checkpoints", "log_every")
+
 
 class TrainingDiverged(SvcnetError):
     """The loss (or a weight) became NaN/inf; training stopped and the last good checkpoint was kept."""
@@ -160,6 +163,10 @@ class TrainLoop:
             log.info("%s: no checkpoint under %s; starting at iteration 0", self.title, self.out)
             return 0, None
         weights, state = load_checkpoint(ckpt, list(self.step.networks))
+        if state.get("fingerprint") != self._fingerprint():
+            log.warning("%s: the checkpoint %s was made with other settings or data; starting over at iteration 0",
+                        self.title, ckpt)
+            return 0, None
         for name, net in self.step.networks.items():
             net.load_state_dict(weights[name], strict=True)
         opt.load_state_dict(state["optimizer"])
@@ -197,6 +204,7 @@ class TrainLoop:
                 "settings": _plain(asdict(self.s)),
                 "world_size": self.info.world_size,
                 "title": self.title,
+                "fingerprint": self._fingerprint(),
             }
             ckpt = save_checkpoint(self.out, it, weights, state, keep=self.s.keep_checkpoints)
         barrier(self.info)
@@ -338,6 +346,11 @@ class TrainLoop:
                      self.title, it, s.iterations, ckpt)
         barrier(info)
         return result
+
+    def _fingerprint(self) -> str:
+        """What must match for a resume to continue the same run: settings (run-only ones aside) and stage meta."""
+        keep = {k: v for k, v in asdict(self.s).items() if k not in RUN_ONLY}
+        return json.dumps({"settings": _plain(keep), "meta": _plain(self.meta), "title": self.title}, sort_keys=True)
 
     def _columns(self, opt: torch.optim.Optimizer) -> list[str]:
         names = list(getattr(self.step, "loss_names", ("loss",)))
