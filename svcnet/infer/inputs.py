@@ -1,0 +1,168 @@
+"""Inference inputs: a clip (folder of frames or video file) and its scribbles, checked before any work starts.
+
+Frames are read in numeric order (``list_frames``); grayscale, RGBA (composited on black) and 16-bit images are
+converted to 8-bit RGB by ``read_rgb``. Scribbles follow the official format: an RGB image where black means "no
+scribble", either one per frame (``<frame>_<H>p.png`` as the official data names them, or ``<frame>.png``) or a
+single image for the first frame that is carried to later frames along the flow.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from svcnet.data.frames import IMAGE_SUFFIXES, is_video_file, iter_video_frames, list_frames, read_rgb, video_fps
+from svcnet.errors import InputError
+
+_SIZE_SUFFIX = re.compile(r"^(?P<stem>.+)_(?P<h>\d+)p$")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header; InputError when the file is not a readable image."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}") from None
+    return h, w
+
+
+@dataclass
+class Clip:
+    """Frames to colourise: names (file stems, or ``00000``… for a video), size, fps, and a frame reader."""
+
+    source: Path
+    is_video: bool
+    size: tuple[int, int] | None  # (H, W); None for a video until decoded
+    fps: float
+    names: list[str] | None = None  # None for a video (known while decoding)
+    paths: list[Path] = field(default_factory=list)
+    limit: int | None = None
+
+    def frames(self) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, uint8 RGB H×W×3) in numeric order; every frame is checked for the clip's size."""
+        if self.is_video:
+            source = ((f"{i:05d}", img) for i, img in enumerate(iter_video_frames(self.source)))
+        else:
+            source = ((name, read_rgb(p)) for name, p in zip(self.names or [], self.paths))
+        for i, (name, img) in enumerate(source):
+            if self.limit is not None and i >= self.limit:
+                return
+            if self.size is None:
+                self.size = img.shape[:2]
+            elif img.shape[:2] != tuple(self.size):
+                raise InputError(f"frame {name} of {self.source} is {img.shape[1]}x{img.shape[0]} but the clip's "
+                                 f"frames are {self.size[1]}x{self.size[0]}; all frames must have the same size")
+            yield name, img
+
+    @property
+    def count(self) -> int | None:
+        """Number of frames to process (None for a video: known only once decoded)."""
+        if self.names is None:
+            return None
+        return len(self.names) if self.limit is None else min(len(self.names), self.limit)
+
+
+def open_clip(path: str | os.PathLike, limit: int | None = None, fps: float | None = None) -> Clip:
+    """A folder of frames (all headers checked: readable, one size) or a video file; InputError otherwise."""
+    path = Path(path)
+    if limit is not None and limit < 1:
+        raise InputError(f"--max-frames must be at least 1, got {limit}")
+    if path.is_dir():
+        paths = list_frames(path)
+        if limit is not None:
+            paths = paths[:limit]
+        size = image_size(paths[0])
+        for p in paths[1:]:
+            s = image_size(p)
+            if s != size:
+                raise InputError(f"frame {p} is {s[1]}x{s[0]} but {paths[0].name} is {size[1]}x{size[0]}; "
+                                 f"all frames of a clip must have the same size")
+        return Clip(path, False, size, fps or 25.0, [p.stem for p in paths], paths, limit)
+    if path.is_file() and is_video_file(path):
+        return Clip(path, True, None, fps or video_fps(path), None, [], limit)
+    if path.is_file():
+        raise InputError(f"input {path} is neither a folder of frames nor a video file "
+                         f"({', '.join(s for s in ('.mp4', '.avi', '.mov', '.mkv', '.webm'))}, ...)")
+    raise InputError(f"input not found: {path}")
+
+
+def _scribble_key(stem: str) -> str:
+    """Frame/scribble matching key: ``_<H>p`` suffix removed, numbers compared by value (``007`` = ``7``)."""
+    m = _SIZE_SUFFIX.match(stem)
+    if m:
+        stem = m.group("stem")
+    return str(int(stem)) if stem.isdigit() else stem
+
+
+@dataclass
+class Scribbles:
+    """Per-frame scribble files (``per_frame``) or one first-frame image to carry along the flow (``first``)."""
+
+    source: Path
+    per_frame: dict[str, Path] | None = None  # matching key -> file
+    first: Path | None = None
+
+    @property
+    def carried(self) -> bool:
+        return self.first is not None
+
+    def path_for(self, frame_name: str) -> Path:
+        """The scribble file of a frame; InputError naming the expected files when there is none."""
+        assert self.per_frame is not None
+        p = self.per_frame.get(_scribble_key(frame_name))
+        if p is None:
+            raise InputError(f"no scribble for frame {frame_name} in {self.source} (expected {frame_name}_256p.png "
+                             f"or {frame_name}.png; black = no scribble)")
+        return p
+
+    def read(self, frame_name: str) -> np.ndarray:
+        """The uint8 RGB scribble image of a frame (per-frame mode)."""
+        return read_rgb(self.path_for(frame_name))
+
+
+def _check_scribble_size(path: Path, frame_size: tuple[int, int] | None, work_size: tuple[int, int]) -> None:
+    s = image_size(path)
+    allowed = {tuple(work_size)} | ({tuple(frame_size)} if frame_size else set())
+    if s not in allowed:
+        want = " or ".join(f"{w}x{h}" for h, w in sorted(allowed))
+        raise InputError(f"scribble {path} is {s[1]}x{s[0]}; scribbles must be {want} "
+                         f"(the frame size or the working size)")
+
+
+def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, int]) -> Scribbles:
+    """Match scribbles to the clip's frames and check their sizes; InputError on a missing, extra or wrong-size file."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(f"scribble {path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
+        _check_scribble_size(path, clip.size, work_size)
+        return Scribbles(path, first=path)
+    if not path.is_dir():
+        raise InputError(f"scribbles not found: {path} (give a folder of per-frame scribbles or one image)")
+    files = list_frames(path)
+    index: dict[str, Path] = {}
+    for p in files:
+        key = _scribble_key(p.stem)
+        if key in index:
+            keep = [q for q in (index[key], p) if q.stem.endswith(f"_{work_size[0]}p")]
+            if len(keep) != 1:
+                raise InputError(f"two scribbles for the same frame in {path}: {index[key].name} and {p.name}")
+            index[key] = keep[0]
+        else:
+            index[key] = p
+    scribbles = Scribbles(path, per_frame=index)
+    if clip.names is not None:
+        wanted = [_scribble_key(n) for n in clip.names]
+        for name in clip.names:
+            _check_scribble_size(scribbles.path_for(name), clip.size, work_size)
+        extra = sorted(set(index) - set(wanted))
+        if extra and clip.limit is None:
+            raise InputError(f"scribble count mismatch: {len(index)} scribble images in {path} for {len(wanted)} "
+                             f"frames in {clip.source} (e.g. {index[extra[0]].name} matches no frame)")
+    return scribbles
