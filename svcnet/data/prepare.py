@@ -26,7 +26,7 @@ from svcnet.errors import InputError, SvcnetError
 log = logging.getLogger(__name__)
 
 DEMO_ROOT = REPO_ROOT / "datasets" / "demo" / "davis"
-DAVIS2017_SOURCE = "davis2017-trainval-480p"
+DAVIS2017_SOURCE = "davis2017_trainval_480p"
 INTERPOLATION = {"area": cv2.INTER_AREA, "cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
 COPY_SUFFIXES = (".jpg", ".jpeg")
 MANIFEST = "manifest.json"
