@@ -103,3 +103,23 @@ def test_window_flow_conventions_on_a_real_shift():
     assert np.median(aligned[0][inner]) == pytest.approx(-3.0, abs=0.3)
     flows = window_flows([img] * 7, "aligned")
     assert flows.shape == (7, 7, 2, *img.shape) and not flows[0, 4].any() and not flows[2, 2].any()
+
+
+def test_training_scribbles_follow_the_official_recipe():
+    from svcnet.train.scribble_fns import image_scribble_fn, random_points_scribble, window_scribble_fn
+    from svcnet.train.settings import ScribbleSettings
+
+    rgb = np.random.default_rng(0).integers(1, 255, (32, 48, 3), dtype=np.uint8)
+    one = random_points_scribble(rgb, 1, 5, np.random.default_rng(1))
+    ys, xs = np.nonzero(one.any(-1))
+    assert len(ys) <= 16 and (ys.max() - ys.min() + 1) <= 4 and (xs.max() - xs.min() + 1) <= 4
+    colour = one[ys[0], xs[0]]
+    assert (one[ys, xs] == colour).all() and (rgb == colour).all(-1).any()
+    draw = image_scribble_fn(ScribbleSettings(prob=0.5, max_points=40, width=5))
+    on = [draw(rgb, np.random.default_rng(i)).any() for i in range(200)]
+    assert 60 < sum(on) < 140  # about half of the images get scribbles (0 points is possible too)
+    frames = [rgb, rgb[::-1].copy()]
+    wdraw = window_scribble_fn(ScribbleSettings(prob=1.0))
+    a, b = wdraw(frames, np.random.default_rng(5))
+    assert not np.array_equal(a.any(-1), b.any(-1))  # independent points per frame
+    assert not any(x.any() for x in window_scribble_fn(ScribbleSettings(prob=0.0))(frames, np.random.default_rng(5)))
