@@ -11,7 +11,7 @@ def frame_tensors(rgb: np.ndarray, work_size: tuple[int, int], transform: bool =
     CorrNet input, None when ``transform`` is False) for one uint8 RGB frame."""
     from svcnet.ops import lab
 
-    l8 = lab.preprocess_frame(rgb, work_size)
+    l8, _ = lab.preprocess_frame(rgb, work_size)
     tl = lab.transform_l(rgb, work_size) if transform else None
     return l8, tl
 
