@@ -83,7 +83,8 @@ def colorize_files(request: ColorizeRequest, out: Path, weights: WeightOptions =
     dev = resolve_device(device)
     models, paths = load_models(config.method, request.flow, weights, dev, carry=scribbles.carried)
     weights_used = {name: {"path": str(p.resolve()), "sha256": _sha256(p)} for name, p in paths.items()}
-    req = {**asdict(request), "work_size": list(request.work_size)}
+    req = {**asdict(request), "work_size": list(request.work_size), "input": str(Path(request.input).resolve()),
+           "scribbles": str(Path(request.scribbles).resolve())}
     if (previous and not force and previous.get("request") == req and previous.get("weights") == weights_used
             and all((out / "frames" / f"{n}.png").is_file() for n in previous.get("frames", []))):
         log.info("%s is already done (same inputs, options and weights); use --force to redo it", out)
