@@ -125,10 +125,10 @@ def test_wls_and_round_trip_quantise_to_cv2_codes():
 def test_ssnet_forward_small_batch_and_sr_paths():
     torch.manual_seed(0)
     net = SSNet(sr_scales=(2,)).eval()
-    x_t, lab_0, p_t, last, p_list, m_list = _ssnet_inputs(2, 64, 112)
-    feats = net.corr.reference_features(torch.rand(2, 3, 64, 112))
+    x_t, lab_0, p_t, last, p_list, m_list = _ssnet_inputs(2, 32, 48)
+    feats = net.corr.reference_features(torch.rand(2, 3, 32, 48))
     out, up2, residual = net(x_t, lab_0, feats, p_t, last, p_list, m_list)
-    assert out.shape == (2, 2, 64, 112) and up2.shape == (2, 2, 128, 224) and residual.shape == out.shape
+    assert out.shape == (2, 2, 32, 48) and up2.shape == (2, 2, 64, 96) and residual.shape == out.shape
     det = net.forward_details(x_t, lab_0, feats, p_t, last, p_list, m_list)
     assert torch.equal(det.out, out) and torch.equal(det.sr[2], up2)
     assert torch.equal(det.out, det.warped_0 - det.residual)
@@ -151,7 +151,7 @@ def test_ssnet_forward_small_batch_and_sr_paths():
     only2 = net.forward_details(*args, warped_0=det.warped_0[:1])
     net.sr_scales = (2, 4, 8)
     det_full = net.forward_details(*args, warped_0=det.warped_0[:1])
-    assert set(only2.sr) == {2} and set(det_full.sr) == {2, 4, 8} and det_full.sr[8].shape == (1, 2, 512, 896)
+    assert set(only2.sr) == {2} and set(det_full.sr) == {2, 4, 8} and det_full.sr[8].shape == (1, 2, 256, 384)
     assert torch.equal(det_full.sr[2], only2.sr[2]) and torch.equal(det_full.out, only2.out)
 
 
@@ -162,3 +162,22 @@ def test_ssnet_rejects_bad_options_and_lists():
     x = torch.zeros(1, 2, 16, 16)
     with pytest.raises(ValueError, match="6 warped neighbours"):
         net.warn_all(x, [x] * 5, [x[:, :1]] * 5)
+
+
+@torch.no_grad()
+def test_build_reference_shapes_and_identity_resize():
+    from svcnet.models.reference import build_reference
+    from svcnet.ops.lab import lab8_ab_to_rgb, transform_lab
+
+    torch.manual_seed(0)
+    vgg = VGG19Features()
+    l0, ab0 = torch.rand(2, 1, 32, 48), 0.5 + 0.1 * torch.randn(2, 2, 32, 48)
+    ib_lab, feats = build_reference(l0, ab0, vgg)
+    assert ib_lab.shape == (2, 3, 32, 48) and ib_lab.dtype == torch.float32
+    assert [tuple(f.shape[1:]) for f in feats] == [(64, 32, 48), (128, 16, 24), (256, 8, 12), (512, 4, 6), (512, 2, 3)]
+    rgb = lab8_ab_to_rgb(l0, ab0)
+    assert torch.equal(ib_lab[1:], transform_lab(rgb[1], size=None))  # the PIL resize is an exact copy at H×W
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.fromarray(rgb[1]).resize((48, 32), Image.BILINEAR)), rgb[1])
+    assert -50 <= ib_lab[:, 0].min() and ib_lab[:, 0].max() <= 50
