@@ -358,7 +358,7 @@ class TrainLoop:
 
     def _diverged(self, it: int, losses: Mapping[str, torch.Tensor], weights: bool = False) -> None:
         ckpt = latest_checkpoint(self.out)
-        vals = ", ".join(f"{k}={float(v):.4g}" for k, v in losses.items())
+        vals = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
         what = "a weight became NaN/inf" if weights else "the loss is NaN/inf"
         kept = (f"the last good checkpoint is kept: {ckpt}" if ckpt is not None
                 else "no checkpoint had been saved yet")

@@ -16,6 +16,7 @@ from svcnet.errors import ConfigError, InputError
 from svcnet.train.distributed import DistInfo
 from svcnet.train.init_weights import load_into, official_normal_init, resolve_init
 from svcnet.train.loop import LoopSettings, TrainLoop, TrainResult
+from svcnet.train.rng import seed_everything
 from svcnet.train.settings import StageSettings, TrainSettings, to_iterations
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def train_cpnet_stage(ts: TrainSettings, stage: str, data: Path, out_dir: Path, 
     lambda_seg = st.lambda_seg
     if lambda_seg > 0 and ds.seg_coverage == 0:
         log.warning("%s: no saliency maps or masks in %s: the seg loss is off for this run", stage, source)
+    seed_everything(ts.seed)  # the same initial weights in every process and run
     net = build_cpnet(ts, start_from, stage)
     step = CPNetTrainStep(net, lr=st.lr, lambda_l1=st.lambda_l1, lambda_seg=lambda_seg)
     ls = loop_settings(ts, st, len(ds), info, **overrides)
@@ -170,6 +172,7 @@ def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir:
     if cp is None:
         raise ConfigError("SSNet training needs a CPNet: train one first (svcnet train cpnet) and pass --cpnet, or "
                           "set train.init.cpnet")
+    seed_everything(ts.seed)
     cpnet = build_cpnet(ts, Path(cp), "ssnet")
     ssnet = build_ssnet(ts, st)
     backend = flow_backend_name(ts, st)
