@@ -93,8 +93,9 @@ def test_unreadable_files(tmp_path):
 
 
 def test_fake_official_checkpoints_load_strictly(fake_ckpt_dir):
-    cp = load_official(CPNet(), fake_ckpt_dir / "cpnet_epoch1000_batchsize32.pth", what="CPNet")
     raw = load_state_dict_file(fake_ckpt_dir / "cpnet_epoch1000_batchsize32.pth")
+    assert len(raw) == 98
+    cp = load_official(CPNet(), raw, what="CPNet")
     assert torch.equal(cp.E3[1].conv2d.weight, raw["E3.1.conv2d.weight"])
     assert torch.equal(cp.conv5_3_gray[5].weight, raw["vgg.features.28.weight"])
     load_official(PWCNet(), fake_ckpt_dir / "pwcNet-default.pytorch", what="PWC-Net")

@@ -85,6 +85,7 @@ def test_compose_output_official_and_input_lightness(photo):
     assert np.array_equal(lab.compose_output(ab, photo), out)  # RGB original, official BT.601 lightness
     assert np.array_equal(lab.compose_output(ab, gray.astype(np.float32) / 255), out)
     own = lab.compose_output(ab, photo, lightness="input")
+    assert np.array_equal(lab.compose_output(ab, photo, lightness="lab"), own)
     assert np.abs(lab.rgb_to_lab8(own)[..., 0].astype(int) - lab.rgb_to_lab8(photo)[..., 0]).mean() < 3
     assert np.abs(own.astype(int) - photo).mean() < 12  # a 32×48 ab colours the photo closely
 

@@ -160,9 +160,9 @@ def _output_lightness(full: np.ndarray, lightness: str) -> np.ndarray:
     if full.ndim == 3:
         if lightness == "official":
             return gray_bt601(full).astype(np.float32) / np.float32(255.0)
-        if lightness == "input":
+        if lightness in ("input", "lab"):
             return rgb_to_lab8(full)[..., 0].astype(np.float32) / np.float32(255.0)
-        raise InputError(f"unknown lightness {lightness!r}; choose official or input")
+        raise InputError(f"unknown lightness {lightness!r}; choose official or input (alias lab)")
     if full.ndim != 2:
         raise InputError(f"expected an H×W gray image or an H×W×3 RGB image, got shape {full.shape}")
     if full.dtype == np.uint8:
@@ -177,7 +177,8 @@ def compose_output(ab_lowres: torch.Tensor, gray_full: np.ndarray, out_size: Seq
 
     ``gray_full``: the original frame's BT.601 gray (H0×W0 uint8, or float in [0, 1]) or the original uint8 RGB frame
     (H0×W0×3), whose lightness is then chosen by ``lightness``: ``"official"`` (BT.601 luma used as L, as the official
-    code) or ``"input"`` (the frame's own cv2-Lab L8). ``out_size`` = (H0, W0) defaults to the size of ``gray_full``.
+    code, spec §7.6: output lightness differs from the input) or ``"input"`` (alias ``"lab"``: the frame's own cv2-Lab
+    L8, so the output keeps the input's lightness up to 8-bit Lab rounding). ``out_size`` = (H0, W0) defaults to the size of ``gray_full``.
     """
     if ab_lowres.dim() != 4 or ab_lowres.shape[:2] != (1, 2):
         raise ValueError(f"expected a 1×2×h×w ab tensor, got {tuple(ab_lowres.shape)}")
