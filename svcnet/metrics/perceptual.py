@@ -5,6 +5,7 @@ The trunk's ImageNet weights are not downloaded here: :func:`build_lpips` takes 
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -13,15 +14,22 @@ import torch
 def build_lpips(alexnet_state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
     """An ``lpips.LPIPS(net='alex', version='0.1')`` in eval mode whose trunk holds ``alexnet_state``.
 
-    ``alexnet_state`` is a torchvision ``alexnet`` state dict (``features.*`` and ``classifier.*`` keys); it is
-    loaded with ``strict=True`` into a torchvision AlexNet first, so a wrong file fails loudly.
+    ``alexnet_state`` is a torchvision ``alexnet`` state dict; its ``features.*`` part (the only part LPIPS uses) is
+    loaded with ``strict=True`` into a torchvision AlexNet trunk, so a wrong file fails loudly; ``classifier.*`` keys
+    are ignored, any other key is an error.
     """
     import lpips
     from torchvision.models import alexnet
 
+    other = sorted(k for k in alexnet_state if not k.startswith(("features.", "classifier.")))
+    if other:
+        raise KeyError(f"not a torchvision AlexNet state dict (unexpected keys {', '.join(other[:3])})")
     reference = alexnet(weights=None)
-    reference.load_state_dict(alexnet_state, strict=True)
-    model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)
+    reference.features.load_state_dict(
+        {k[len("features."):]: v for k, v in alexnet_state.items() if k.startswith("features.")}, strict=True)
+    with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained=` argument
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)
     features = reference.features
     trunk = model.net
     with torch.no_grad():
