@@ -11,6 +11,15 @@ from svcnet.evaluate.lpips_backbone import FILE_NAME, load_lpips
 from svcnet.metrics import build_lpips, lpips_distance
 
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small tensors: one torch thread avoids OpenMP oversubscription on the shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory):
     """A randomly initialised torchvision AlexNet trunk saved like the official file (features only, ~10 MB)."""
