@@ -132,7 +132,8 @@ class WarpNet(nn.Module):
         phi = self._centred_unit(self.phi, self._embed(*features_b))
         f = torch.matmul(theta.transpose(1, 2), phi)  # B×N×N, query (A) positions × reference (B) positions
         similarity = f.max(dim=-1, keepdim=True)[0].view(b, 1, fh, fw)
-        attention = F.softmax(f / temperature, dim=-1)
+        f = f.div_(temperature) if not f.requires_grad else f / temperature  # in place saves one N×N buffer
+        attention = F.softmax(f, dim=-1)
         del f
         ref = F.avg_pool2d(ib_lab, 4).flatten(2).transpose(1, 2)  # B×N×3
         y = torch.matmul(attention, ref).transpose(1, 2).reshape(b, ch, fh, fw)
