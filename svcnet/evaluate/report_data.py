@@ -1,0 +1,85 @@
+"""What a report shows: the evaluation summaries and CSVs, and the provenance header (config, commit, data hashes)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from svcnet.errors import InputError
+from svcnet.evaluate.videos import list_videos
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """One ``svcnet evaluate`` output folder."""
+
+    folder: Path
+    summary: dict
+    per_video: list[dict]
+    per_frame: list[dict]
+
+    @property
+    def method(self) -> str:
+        return self.summary["method"]
+
+    @property
+    def dataset(self) -> str:
+        return self.summary["dataset"]
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def load_run(folder: str | Path) -> EvalRun:
+    """Read an evaluate output folder; InputError naming the missing file."""
+    folder = Path(folder)
+    for name in ("summary.json", "per_video.csv", "per_frame.csv"):
+        if not (folder / name).is_file():
+            raise InputError(f"{folder / name} not found: --eval takes folders written by `svcnet evaluate`")
+    summary = json.loads((folder / "summary.json").read_text())
+    return EvalRun(folder, summary, _rows(folder / "per_video.csv"), _rows(folder / "per_frame.csv"))
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """``git rev-parse HEAD`` (+ ``-dirty``), or ``unknown`` outside a repository."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=30)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def data_hashes(gt_root: str | Path) -> dict[str, str]:
+    """Per video, sha256 (first 16 hex) over its frame names and bytes in numeric order."""
+    from svcnet.data.frames import list_frames
+
+    out = {}
+    for name, folder in list_videos(gt_root, "ground-truth").items():
+        h = hashlib.sha256()
+        for f in list_frames(folder):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        out[name] = h.hexdigest()[:16]
+    return out
+
+
+def weights_used(pred_root: str | Path) -> dict[str, object]:
+    """What the method's own metadata.json files say about weights, flow and saliency (first video)."""
+    for meta in sorted(Path(pred_root).glob("*/metadata.json")):
+        try:
+            data = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        keep = {k: v for k, v in data.items()
+                if any(t in k for t in ("weight", "sha256", "flow", "checkpoint", "method", "tool", "saliency"))}
+        return keep
+    return {}
