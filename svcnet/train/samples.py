@@ -35,7 +35,9 @@ def cut_resize(img: np.ndarray, region: tuple[int, int, int, int], size: Sequenc
 
 def rgb_to_l_ab(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 H×W×3 RGB → (L8/255 as 1×H×W, ab8/255 as 2×H×W) float32 — CPNet's input and target convention."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab).astype(np.float32) / np.float32(255.0)
+    from svcnet.ops.lab import rgb_to_lab8
+
+    lab = rgb_to_lab8(rgb).astype(np.float32) / np.float32(255.0)
     return lab[None, :, :, 0].copy(), lab.transpose(2, 0, 1)[1:].copy()
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from skimage import color
 from torch.utils.data import Dataset
 
 from svcnet.data.lmdb_dataset import LmdbClips
@@ -56,7 +55,9 @@ def window_flows(grays: Sequence[np.ndarray], direction: str, preset: str = "med
 
 def corr_lightness(rgb: np.ndarray) -> np.ndarray:
     """CorrNet's input lightness: skimage rgb2lab L* − 50 of a uint8 RGB frame (1×H×W float32)."""
-    return (color.rgb2lab(rgb)[:, :, 0].astype(np.float32) - np.float32(50.0))[None]
+    from svcnet.ops.lab import transform_l
+
+    return transform_l(rgb, None)[0].numpy()
 
 
 class SSNetWindows(Dataset):

@@ -44,13 +44,18 @@ def build_cpnet(ts: TrainSettings, start_from: Path | None, what: str) -> torch.
     branch when ``train.init.vgg16`` is given, else from scratch — one log line says which."""
     from svcnet.models.cpnet import CPNet
 
+    from svcnet.models.checkpoint import load_official, load_state_dict_file
+
     net = CPNet()
     if start_from is not None:
-        load_into(net, start_from, f"{what}: CPNet (all weights)")
+        load_official(net, start_from, what="CPNet")
+        log.info("init: %s: CPNet (all weights) from %s", what, start_from)
         return net
     vgg = resolve_init("vgg16", ts.init.vgg16)
     if vgg is not None:
-        load_into(net.vgg, vgg, f"{what}: CPNet VGG16 gray branch (ImageNet weights)")
+        features = {k: v for k, v in load_state_dict_file(vgg).items() if k.startswith("features.")}
+        load_official(net.vgg, features, what="VGG16 features")
+        log.info("init: %s: CPNet VGG16 gray branch from ImageNet weights %s", what, vgg)
         log.info("init: %s: the rest of CPNet from PyTorch's default initialisation (as the official trainer)", what)
     else:
         log.info("init: %s: CPNet from scratch (PyTorch default initialisation; no ImageNet VGG16 given — set "
