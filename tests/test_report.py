@@ -1,0 +1,79 @@
+"""``svcnet report`` from two small evaluations: tables, n/a reasons, plots, GIF, index.html (+ headless Chromium)."""
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from svcnet.cli import main
+from svcnet.data.frames import list_frames, read_rgb, write_png
+from svcnet.evaluate.levin import gray_frame
+
+DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("report")
+    for clip in ("dog", "car-shadow"):
+        for src in list_frames(DEMO / clip / "frames")[:5]:
+            img = cv2.resize(read_rgb(src), (224, 128), interpolation=cv2.INTER_AREA)
+            write_png(root / "gt" / clip / "frames" / f"{src.stem}.png", img)
+            write_png(root / "gray" / clip / "frames" / f"{src.stem}.png", gray_frame(img))
+            noisy = np.clip(img.astype(int) + 6, 0, 255).astype(np.uint8)
+            write_png(root / "shift" / clip / "frames" / f"{src.stem}.png", noisy)
+            scr = np.zeros_like(img)
+            scr[60:64, 100:104] = img[60:64, 100:104] | 1
+            write_png(root / "scribbles" / clip / f"{src.stem}_256p.png", scr)
+    for m in ("gray", "shift"):
+        assert main(["evaluate", "-q", "--pred", str(root / m), "--gt", str(root / "gt"), "--out", str(root / f"e_{m}"),
+                     "--method", m, "--dataset", "demo", "--lpips-weights", str(root / "none.pth")]) == 2
+        assert main(["evaluate", "-q", "--pred", str(root / m), "--gt", str(root / "gt"), "--out", str(root / f"e_{m}"),
+                     "--method", m, "--dataset", "demo"]) == 0
+    assert main(["report", "--eval", str(root / "e_gray"), "--eval", str(root / "e_shift"), "--out",
+                 str(root / "rep"), "--scribbles", str(root / "scribbles")]) == 0
+    return root / "rep"
+
+
+def test_report_files_and_tables(report):
+    md = (report / "results.md").read_text()
+    assert "| Method | PSNR ↑ | SSIM ↑ | LPIPS ↓ | Warp err. ↓ | CDC ↓ |" in md
+    gray_row = next(line for line in md.splitlines() if line.startswith("| gray |"))
+    assert "n/a" in gray_row  # LPIPS without a backbone
+    assert "lpips: n/a — LPIPS backbone alexnet-owt-7be5be79.pth not found" in md
+    assert "git commit:" in md and "data hashes" in md
+    with open(report / "per_video.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {(r["method"], r["video"]) for r in rows} == {(m, v) for m in ("gray", "shift") for v in ("car-shadow", "dog")}
+    for name in ("per_video_psnr.png", "per_video_warp_error.png", "psnr_frames_dog.png"):
+        assert (report / "plots" / name).stat().st_size > 1000
+    import imageio.v3 as iio
+
+    gif = iio.imread(report / "media" / "car-shadow.gif")
+    assert gif.shape[0] == 5 and gif.shape[2] == 5 * 224 // 2  # gray | scribbles | gray | shift | GT at half size
+    html = (report / "index.html").read_text()
+    assert html.count("<table>") == 2 and 'src="media/car-shadow.gif"' in html
+
+
+@pytest.mark.browser
+def test_index_renders_in_headless_chromium(report, tmp_path):
+    exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if exe is None:
+        pytest.skip("chromium is not installed")
+    url = (report / "index.html").resolve().as_uri()
+    dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert dom.count("<table>") == 2 and "PSNR" in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1200,2000", url], capture_output=True, timeout=120)
+    img = read_rgb(shot)
+    assert img.std() > 10  # tables and images drew something
