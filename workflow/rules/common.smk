@@ -60,3 +60,35 @@ def prepare_inputs(wildcards):
     if cs.get("root"):
         return [cs["root"]]
     return []
+
+
+# ----------------------------------------------------------------------------------- inference / evaluation / report
+def eval_clips():
+    """Names of the eval clips: data.eval.sequences, else the demo clips, else the prepared folder's clips (a fresh
+    davis2017/folder run: build data/<profile>/eval first, `snakemake data/<profile>/eval`, or list `sequences`)."""
+    cs = CFG["data"]["eval"]
+    if cs.get("sequences"):
+        return list(cs["sequences"])
+    if cs["source"] == "demo":
+        return sorted(p.name for p in Path("datasets/demo/davis").iterdir() if p.is_dir())
+    root = Path(DATA, "eval")
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def scribble_dir(clip):
+    """Per-frame scribbles of an eval clip (<frame>_256p.png), as written by `svcnet scribbles --out {RESULTS}/scribbles`
+    (style `gt`)."""
+    return f"{RESULTS}/scribbles/gt/{clip}"
+
+
+# Official checkpoint names that `svcnet colorize --weights DIR` looks for (DIR = $SVCNET_WEIGHTS or weights/).
+COLORIZE_WEIGHTS = {"cpnet": ["cpnet_epoch1000_batchsize32.pth"],
+                    "svcnet": ["cpnet_epoch1000_batchsize32.pth", "ssnet_epoch2000_bs8.pth"]}
+WEIGHTS_DIR = os.environ.get("SVCNET_WEIGHTS") or "weights"
+
+
+def eval_methods():
+    """evaluate.methods, keeping cpnet/svcnet only when their weights exist (nothing is scored from random weights)."""
+    methods = CFG.get("evaluate", {}).get("methods", ["gray", "levin"])
+    return [m for m in methods
+            if all(Path(WEIGHTS_DIR, f).is_file() for f in COLORIZE_WEIGHTS.get(m, []))]

@@ -1,0 +1,24 @@
+# Tables, plots, side-by-side GIFs and index.html of all evaluated methods: reports/<profile>/.
+
+
+rule report:
+    input:
+        evals=lambda wc: [f"{RESULTS}/evaluate/{m}" for m in eval_methods()],
+        scribbles=lambda wc: [scribble_dir(c) for c in eval_clips()],
+    output:
+        directory(REPORTS),
+    params:
+        config=SVCNET_CONFIG,
+        evals=lambda wc, input: " ".join(f"--eval {e}" for e in input.evals),
+        scribbles=f"{RESULTS}/scribbles/gt",
+        settings=settings(("report",)),
+    log:
+        f"{LOGS}/report.log",
+    conda:
+        SVCNET_ENV
+    shell:
+        "svcnet report {params.evals} --out {output} --scribbles {params.scribbles} {params.config} > {log} 2>&1"
+
+
+# Built by `rule all` only once a rule makes the scribbles it needs (the scribbles stage).
+TARGETS.append(lambda wc: [REPORTS] if "scribbles" in {r.name for r in workflow.rules} else [])
