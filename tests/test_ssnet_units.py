@@ -181,3 +181,16 @@ def test_build_reference_shapes_and_identity_resize():
 
     assert np.array_equal(np.asarray(Image.fromarray(rgb[1]).resize((48, 32), Image.BILINEAR)), rgb[1])
     assert -50 <= ib_lab[:, 0].min() and ib_lab[:, 0].max() <= 50
+
+
+@torch.no_grad()
+def test_corrnet_batch1_reference_broadcasts_over_frames():
+    torch.manual_seed(0)
+    net = CorrespondenceNet().eval()
+    x_t = torch.rand(2, 1, 32, 48) * 100 - 50
+    ib_lab = torch.cat((torch.rand(1, 1, 32, 48) * 100 - 50, torch.randn(1, 2, 32, 48) * 20), 1)
+    feats = net.reference_features(torch.rand(1, 3, 32, 48))
+    both = net.forward_details(x_t, ib_lab, feats)
+    rep = net.forward_details(x_t, ib_lab.expand(2, -1, -1, -1), [f.expand(2, -1, -1, -1) for f in feats])
+    assert both.warped_0.shape == (2, 2, 32, 48) and both.similarity.shape == (2, 1, 32, 48)
+    assert torch.allclose(both.nonlocal_lab, rep.nonlocal_lab, atol=1e-3)

@@ -126,11 +126,12 @@ class WarpNet(nn.Module):
 
         Returns (warped Lab B×3×H×W, similarity map B×1×H×W), both nearest-upsampled ×4 from the feature grid.
         """
-        b, ch, h, w = ib_lab.shape
+        _, ch, h, w = ib_lab.shape
         fh, fw = h // 4, w // 4
         theta = self._centred_unit(self.theta, self._embed(*features_a))
         phi = self._centred_unit(self.phi, self._embed(*features_b))
         f = torch.matmul(theta.transpose(1, 2), phi)  # B×N×N, query (A) positions × reference (B) positions
+        b = f.shape[0]  # a batch-1 reference broadcasts over a batch of frames
         similarity = f.max(dim=-1, keepdim=True)[0].view(b, 1, fh, fw)
         f = f.div_(temperature) if not f.requires_grad else f / temperature  # in place saves one N×N buffer
         attention = F.softmax(f, dim=-1)
