@@ -2,7 +2,6 @@
 (fixtures in ../shared/fixtures/parity, fake official weights from make_fake_ckpts.py seed 0)."""
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 import torch
