@@ -36,6 +36,9 @@ TARGETS = []
 # Per-frame maps packed into the lmdb with the frames: kind -> function(split) -> folder laid out
 # <clip>/<frame>.png. A stage that makes such maps (e.g. saliency) registers itself here.
 PACK_MAPS = {}
+# What such a folder is built from when a stage writes it one clip at a time: kind -> function(split) -> list of
+# rule outputs (default: the folder itself).
+PACK_MAP_INPUTS = {}
 
 
 def settings(*parts):
@@ -63,16 +66,21 @@ def prepare_inputs(wildcards):
 
 
 # ----------------------------------------------------------------------------------- inference / evaluation / report
-def eval_clips():
-    """Names of the eval clips: data.eval.sequences, else the demo clips, else the prepared folder's clips (a fresh
-    davis2017/folder run: build data/<profile>/eval first, `snakemake data/<profile>/eval`, or list `sequences`)."""
-    cs = CFG["data"]["eval"]
+def split_clips(split):
+    """Names of a split's clips: data.<split>.sequences, else the demo clips, else the prepared folder's clips (a fresh
+    davis2017/folder run: build data/<profile>/<split> first, `snakemake data/<profile>/<split>`, or list `sequences`)."""
+    cs = CFG["data"][split]
     if cs.get("sequences"):
         return list(cs["sequences"])
     if cs["source"] == "demo":
         return sorted(p.name for p in Path("datasets/demo/davis").iterdir() if p.is_dir())
-    root = Path(DATA, "eval")
+    root = Path(DATA, split)
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def eval_clips():
+    """Names of the eval clips (split_clips)."""
+    return split_clips("eval")
 
 
 def scribble_dir(clip):

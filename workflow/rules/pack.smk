@@ -4,7 +4,8 @@
 rule pack:
     input:
         clips=f"{DATA}/{{split}}",
-        maps=lambda wc: [folder(wc.split) for folder in PACK_MAPS.values()],
+        maps=lambda wc: [p for kind, folder in PACK_MAPS.items()
+                         for p in PACK_MAP_INPUTS.get(kind, lambda split: [folder(split)])(wc.split)],
     output:
         directory(f"{DATA}/{{split}}.lmdb"),
     params:

@@ -1,0 +1,40 @@
+# Saliency maps of the training clips (CPNet's seg-head target), one job per clip so they run in parallel:
+# data/<profile>/saliency/train/<clip>/<frame>.png + metadata.json (which method made the maps, and why).
+# saliency.method `auto`: PFAN when its weights are in weights/ (svcnet fetch pfan), else the clip's dataset masks
+# (DAVIS), else OpenCV spectral residual; the default demo run has no PFAN weights and uses the fallback.
+# The maps are packed into the lmdb with the frames (PACK_MAPS / PACK_MAP_INPUTS of common.smk).
+from svcnet.sources import get_source
+
+_SALIENCY = CFG.get("saliency", {})
+PFAN_WEIGHTS = _SALIENCY.get("weights") or f"{WEIGHTS_DIR}/{get_source('pfan').file}"
+# The PFAN checkpoint is an input when the stage uses it (so its appearance re-runs `auto` jobs).
+PFAN_INPUT = (
+    [PFAN_WEIGHTS]
+    if _SALIENCY.get("method", "auto") == "pfan"
+    or (_SALIENCY.get("method", "auto") == "auto" and Path(PFAN_WEIGHTS).is_file())
+    else []
+)
+
+
+rule saliency:
+    input:
+        clips=f"{DATA}/{{split}}",
+        weights=PFAN_INPUT,
+    output:
+        directory(f"{DATA}/saliency/{{split}}/{{clip}}"),
+    params:
+        config=SVCNET_CONFIG,
+        out=lambda wc, output: os.path.dirname(output[0]),
+        settings=settings(("saliency",)),
+    log:
+        f"{LOGS}/saliency_{{split}}_{{clip}}.log",
+    wildcard_constraints:
+        split="train|eval",
+    conda:
+        SVCNET_ENV
+    shell:
+        "svcnet saliency {input.clips} --clip {wildcards.clip} --out {params.out} {params.config} > {log} 2>&1"
+
+
+PACK_MAPS["saliency"] = lambda split: f"{DATA}/saliency/{split}"
+PACK_MAP_INPUTS["saliency"] = lambda split: [f"{DATA}/saliency/{split}/{c}" for c in split_clips(split)]
