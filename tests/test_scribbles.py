@@ -207,7 +207,8 @@ def _clip(tmp_path: Path, n: int = 4, name: str = "dog") -> Path:
 def test_cli_writes_the_official_layout_and_resumes(tmp_path, capsys):
     clips = _clip(tmp_path)
     out = tmp_path / "scribbles"
-    args = ["scribbles", str(clips), "--out", str(out), "--style", "gt", "--style", "diverse3", "--seed", "1"]
+    args = ["scribbles", str(clips), "--out", str(out), "--style", "gt", "--style", "diverse3", "--seed", "1",
+            "--config", str(REPO / "config" / "config.yaml"), "--profile", "demo"]
     assert main(args) == 0
     for style in ("gt", "diverse3"):
         folder = out / style / "dog"
@@ -215,6 +216,7 @@ def test_cli_writes_the_official_layout_and_resumes(tmp_path, capsys):
         meta = json.loads((folder / "metadata.json").read_text())
         assert meta["style"] == style and meta["reseed"] is False and meta["settings"]["flow"] == "dis-medium"
         assert meta["dropped_points"] == "not replaced" and meta["points_per_frame"][0] == 40
+        assert meta["settings"]["seed"] == 1 and meta["settings"]["occlusion_tolerance"] == 1.5  # CLI over config
     gt, d3 = read_rgb(out / "gt" / "dog" / "00000_256p.png"), read_rgb(out / "diverse3" / "dog" / "00000_256p.png")
     assert np.array_equal(recolour_image(gt, "diverse3") | (gt.any(axis=2, keepdims=True) & ~recolour_image(
         gt, "diverse3").any(axis=2, keepdims=True)).astype(np.uint8), d3)  # same points, colours x // 2
