@@ -12,11 +12,11 @@ def register(app: typer.Typer) -> None:
     @app.command("saliency")
     def saliency_cmd(
         clips_dir: Path = typer.Argument(..., help="Clip folder (<clip>/frames/*, optional <clip>/masks/*)."),
-        out: Path = typer.Option(..., "--out", "-o", help="Writes OUT/<clip>/<frame>.png and OUT/<clip>/metadata.json."),
+        out: Path = typer.Option(..., "--out", "-o", help="Writes OUT/<clip>/<frame>.png + OUT/<clip>/metadata.json."),
         clip: list[str] = typer.Option(None, "--clip", help="Only this clip (repeatable; default: all)."),
         method: str = typer.Option(None, "--method", "-m",
                                    help="auto | pfan | masks | spectral_residual | fine_grained (default: auto)."),
-        weights: Path = typer.Option(None, "--weights", help="PFAN checkpoint (default: the registry file in weights/)."),
+        weights: Path = typer.Option(None, "--weights", help="PFAN checkpoint (default: weights/<registry file>)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda (PFAN only)."),
         config: list[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's `profile:`)."),

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         occlusion: bool = typer.Option(None, "--occlusion-check/--no-occlusion-check",
                                        help="Drop points that fail the forward-backward flow check."),
         tolerance: float = typer.Option(None, "--occlusion-tolerance",
-                                        help="Forward-backward flow error (px) above which a point counts as occluded."),
+                                        help="Forward-backward flow error (px) above which a point is occluded."),
         flow: str = typer.Option(None, "--flow", help="Flow backend: dis (default) or pwcnet (needs weights)."),
         dis_preset: str = typer.Option(None, "--dis-preset", help="OpenCV DIS preset: ultrafast, fast, medium."),
         pwcnet_weights: Path = typer.Option(None, "--pwcnet-weights", help="pwcNet-default.pytorch for --flow pwcnet."),

@@ -1,6 +1,12 @@
 """Colour scribbles: evaluation scribbles carried along the flow (spec §4.2), the official file format (§4.3),
 the "diverse" colour styles, and the random training transform (§3.3)."""
-from svcnet.scribbles.fileformat import list_scribbles, match_scribbles, read_scribble, scribble_filename, write_scribble_clip
+from svcnet.scribbles.fileformat import (
+    list_scribbles,
+    match_scribbles,
+    read_scribble,
+    scribble_filename,
+    write_scribble_clip,
+)
 from svcnet.scribbles.flow import FlowEstimator, dis_estimator, make_flow_estimator, pwc_estimator
 from svcnet.scribbles.generate import EvalScribbleSettings, generate_scribbles
 from svcnet.scribbles.styles import STYLES

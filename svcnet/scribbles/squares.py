@@ -4,7 +4,7 @@ Official geometry (spec §3.3, §4.2): a point at row ``i``, column ``j`` paints
 ``[i − w//2, i + w//2) × [j − w//2, j + w//2)`` — a 4×4 square for width 5 — and points drawn later overwrite
 earlier ones. The official evaluation code ("widen") takes a negative slice start literally, so a point in rows or
 columns 0–1 paints nothing; here squares are clipped at the borders instead (a point at the edge keeps its visible
-part), which is what the official *training* transform does. Width 1 (an empty slice officially) paints the single pixel.
+part), which is what the official *training* transform does. Width 1 (officially an empty slice) paints one pixel.
 """
 from __future__ import annotations
 
