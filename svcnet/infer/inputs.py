@@ -141,7 +141,8 @@ def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, in
     if path.is_file():
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise InputError(f"scribble {path} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
-        _check_scribble_size(path, clip.size, work_size)
+        if clip.size is not None:  # a video's size is known once decoding starts (checked then)
+            _check_scribble_size(path, clip.size, work_size)
         return Scribbles(path, first=path)
     if not path.is_dir():
         raise InputError(f"scribbles not found: {path} (give a folder of per-frame scribbles or one image)")

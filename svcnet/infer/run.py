@@ -39,8 +39,10 @@ class ColorizeRequest:
 
 def _frame_inputs(clip: Clip, scribbles: Scribbles, config: InferenceConfig) -> Iterator[FrameInput]:
     need_tl = config.method == "svcnet"
-    for name, rgb in clip.frames():
+    for i, (name, rgb) in enumerate(clip.frames()):
         ab = None
+        if scribbles.carried and i == 0 and clip.is_video:
+            _check_scribble_size(scribbles.first, clip.size, config.work_size)
         if not scribbles.carried:
             path = scribbles.path_for(name)
             if clip.is_video:  # folders were checked up front

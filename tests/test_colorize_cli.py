@@ -1,0 +1,206 @@
+"""``svcnet colorize`` end to end on random official-layout checkpoints (64×128 working size, CPU): outputs, metadata,
+re-run, video input with a carried scribble, and one clear error line with nothing written for every kind of bad input."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from svcnet.cli import main
+from svcnet.data.frames import read_rgb, write_mp4, write_png
+from svcnet.sources import sha256_file
+
+torch.set_num_threads(2)
+SIZE = "64x128"
+FILES = {"cpnet": "cpnet_epoch1000_batchsize32.pth", "ssnet": "ssnet_epoch2000_bs8.pth",
+         "pwcnet": "pwcNet-default.pytorch"}
+
+
+def gray(i: int, h: int = 50, w: int = 90) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (h + 20, w + 40)).astype(np.float32), (0, 0), 2.0)
+    return cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)[i:i + h, 2 * i:2 * i + w]
+
+
+def scribble(h: int = 50, w: int = 90, seed: int = 0) -> np.ndarray:
+    img = np.zeros((h, w, 3), np.uint8)
+    img[10:14, 20:24] = (230, 40, 30)
+    img[30:34, 60:64] = (20, 60, 220)
+    return np.roll(img, seed, axis=1)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """Random networks saved in the official layout under the official file names."""
+    from svcnet.infer.models import load_cpnet, load_pwcnet, load_ssnet
+    from svcnet.models.checkpoint import save_official
+
+    root = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    cpu = torch.device("cpu")
+    for name, net in (("cpnet", load_cpnet(None, cpu)), ("ssnet", load_ssnet(None, cpu)),
+                      ("pwcnet", load_pwcnet(None, cpu))):
+        save_official(net, root / FILES[name])
+    return root
+
+
+@pytest.fixture()
+def clip(tmp_path):
+    """7 frames named 8…14 in mixed formats (8-bit RGB, gray, RGBA, 16-bit) with per-frame scribbles."""
+    frames, scr = tmp_path / "frames", tmp_path / "scribbles"
+    frames.mkdir()
+    for k, i in enumerate(range(8, 15)):
+        g = gray(k)
+        if k % 4 == 0:
+            write_png(frames / f"{i}.png", np.repeat(g[:, :, None], 3, 2))
+        elif k % 4 == 1:
+            cv2.imwrite(str(frames / f"{i}.png"), g)
+        elif k % 4 == 2:
+            cv2.imwrite(str(frames / f"{i}.png"), np.dstack([g, g, g, np.full_like(g, 255)]))
+        else:
+            cv2.imwrite(str(frames / f"{i}.png"), g.astype(np.uint16) * 257)
+        write_png(scr / f"{i}.png", scribble(seed=k))
+    return frames, scr
+
+
+def run(argv, capsys):
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_colorize_folder_pwc(clip, weights, tmp_path, capsys):
+    frames, scr = clip
+    out = tmp_path / "out"
+    code, err = run(["colorize", str(frames), "--scribbles", str(scr), "--out", str(out), "--weights", str(weights),
+                     "--size", SIZE, "--device", "cpu", "--quiet"], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["frames"] == [str(i) for i in range(8, 15)]
+    for i in range(8, 15):
+        img = read_rgb(out / "frames" / f"{i}.png")
+        assert img.shape == (50, 90, 3)
+    assert (out / "colorized.mp4").stat().st_size > 0
+    assert meta["flow"]["backend"] == "pwcnet" and meta["flow"]["convention"] == "official"
+    for name in ("cpnet", "ssnet", "pwcnet"):
+        assert meta["weights"][name]["sha256"] == sha256_file(weights / FILES[name])
+    assert meta["device"].startswith("cpu") and meta["edge_policy"] == "mirror"
+    assert meta["frame_sources"] == {"ssnet": 7} and meta["work_size"] == [64, 128]
+    assert meta["timings_s"]["total"] > 0 and meta["timings_s"]["cpnet"] > 0
+    # colour actually comes out (scribbles differ from gray): not every pixel gray
+    img = read_rgb(out / "frames" / "8.png").astype(int)
+    assert np.abs(img[:, :, 0] - img[:, :, 2]).max() > 0
+    # re-run: already done, nothing rewritten
+    stamp = (out / "metadata.json").stat().st_mtime_ns
+    code, err = run(["colorize", str(frames), "--scribbles", str(scr), "--out", str(out), "--weights",
+                     str(weights), "--size", SIZE, "--device", "cpu", "--quiet"], capsys)
+    assert code == 0 and (out / "metadata.json").stat().st_mtime_ns == stamp
+
+
+def test_colorize_video_carried_scribble_dis(weights, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    write_mp4(video, [np.repeat(gray(i, 48, 80)[:, :, None], 3, 2) for i in range(5)], fps=10)
+    first = tmp_path / "first.png"
+    write_png(first, scribble(48, 80))
+    only = tmp_path / "w"
+    only.mkdir()
+    for name in ("cpnet", "ssnet"):  # no PWC-Net weights: DIS
+        (only / FILES[name]).symlink_to(weights / FILES[name])
+    out = tmp_path / "out"
+    code, err = run(["colorize", str(video), "-s", str(first), "-o", str(out), "-w", str(only), "--size", SIZE,
+                     "--quiet"], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["frames"] == [f"{i:05d}" for i in range(5)] and meta["fps"] == pytest.approx(10)
+    assert meta["flow"]["backend"].startswith("dis") and meta["flow"]["convention"] == "aligned"
+    assert "pwcnet" not in meta["weights"] and meta["scribbles"]["mode"].startswith("carried")
+
+
+def test_cpnet_method_single_frame(weights, tmp_path, capsys):
+    frames = tmp_path / "one"
+    write_png(frames / "0.png", np.repeat(gray(0)[:, :, None], 3, 2))
+    out = tmp_path / "out"
+    code, err = run(["colorize", str(frames), "-s", str(frames), "-o", str(out), "-w", str(weights), "--size", SIZE,
+                     "--method", "cpnet", "--no-video", "-q"], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["frame_sources"] == {"cpnet": 1} and set(meta["weights"]) == {"cpnet"} and meta["video"] is None
+
+
+def _assert_error(argv, capsys, out, pattern):
+    import re
+
+    code, err = run(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("svcnet: error: "), err
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not out.exists()
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]  # no temporaries left
+
+
+def test_bad_inputs(clip, tmp_path, capsys):
+    """Inputs are checked before any weights are loaded (the weights folder here does not even exist)."""
+    frames, scr = clip
+    out = tmp_path / "out"
+    base = ["--out", str(out), "--weights", str(tmp_path / "no_weights"), "--size", SIZE, "-q"]
+    _assert_error(["colorize", str(tmp_path / "nope"), "-s", str(scr), *base], capsys, out, "input not found")
+    (tmp_path / "empty").mkdir()
+    _assert_error(["colorize", str(tmp_path / "empty"), "-s", str(scr), *base], capsys, out, "no image frames")
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--max-frames", "1"], capsys, out,
+                  "1 frame; SVCNet needs at least 2")
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--edge", "official", "--max-frames", "5"],
+                  capsys, out, "needs at least 7")
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--size", "60x128"], capsys, out,
+                  "multiples of 16")
+    (scr / "14.png").unlink()
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, "no scribble for frame 14")
+    write_png(scr / "14.png", scribble(40, 90))
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, r"14.png is 90x40; scribbles must be")
+    write_png(scr / "14.png", scribble())
+    write_png(scr / "15.png", scribble())
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, "scribble count mismatch")
+    (scr / "15.png").unlink()
+    (frames / "13.png").write_bytes(b"garbage")
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, "cannot read image .*13.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("keep")
+    code, err = run(["colorize", str(frames), "-s", str(scr), *base], capsys)
+    assert code == 2 and "not empty and is not an earlier" in err and (tmp_path / "out" / "mine.txt").is_file()
+
+
+def test_frame_broken_mid_clip_writes_nothing(clip, weights, tmp_path, capsys):
+    frames, scr = clip
+    out = tmp_path / "out"
+    data = (frames / "13.png").read_bytes()
+    (frames / "13.png").write_bytes(data[: len(data) // 2])  # header fine, pixels truncated: fails mid-clip
+    _assert_error(["colorize", str(frames), "-s", str(scr), "-o", str(out), "-w", str(weights), "--size", SIZE, "-q"],
+                  capsys, out, "cannot decode image .*13.png")
+
+
+def test_bad_weights(clip, weights, tmp_path, capsys):
+    frames, scr = clip
+    out = tmp_path / "out"
+    args = ["colorize", str(frames), "-s", str(scr), "-o", str(out), "--size", SIZE, "-q"]
+    _assert_error([*args, "-w", str(tmp_path / "empty_weights")], capsys, out,
+                  r"missing weights cpnet: expected cpnet_epoch1000_batchsize32\.pth .*To get it")
+    _assert_error([*args, "-w", str(weights), "--flow", "pwc", "--pwcnet", str(tmp_path / "pwc.pth")], capsys, out,
+                  r"missing weights pwcnet")
+    sd = torch.load(weights / FILES["ssnet"], map_location="cpu", weights_only=True)
+    renamed = dict(sd)
+    key = next(iter(renamed))
+    renamed[key + "_x"] = renamed.pop(key)
+    torch.save(renamed, tmp_path / "ssnet_keys.pth")
+    _assert_error([*args, "-w", str(weights), "--ssnet", str(tmp_path / "ssnet_keys.pth")], capsys, out,
+                  key.replace(".", r"\."))
+    shaped = dict(sd)
+    key = next(k for k, v in shaped.items() if v.ndim == 4)
+    shaped[key] = torch.zeros(1, *shaped[key].shape[1:])
+    torch.save(shaped, tmp_path / "ssnet_shape.pth")
+    _assert_error([*args, "-w", str(weights), "--ssnet", str(tmp_path / "ssnet_shape.pth")], capsys, out,
+                  key.replace(".", r"\."))
+    _assert_error([*args, "-w", str(weights), "--device", "cuda"] if not torch.cuda.is_available() else
+                  [*args, "-w", str(weights), "--device", "tpu"], capsys, out, "cuda|device")
