@@ -77,3 +77,34 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
                     "--window-size=1200,2000", url], capture_output=True, timeout=120)
     img = read_rgb(shot)
     assert img.std() > 10  # tables and images drew something
+
+
+@pytest.mark.browser
+def test_every_image_decodes_and_tables_fill_in_headless_chromium(report):
+    """A copy of index.html beside it (same relative links) records, after load, each image's decoded width and the
+    table rows; Chromium runs it and dumps the DOM, so a missing or undecodable PNG/GIF fails here."""
+    exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if exe is None:
+        pytest.skip("chromium is not installed")
+    probe = report / "_probe.html"
+    script = ("<script>window.addEventListener('load', () => { const out = document.createElement('pre');"
+              "out.id = 'probe'; out.textContent = JSON.stringify({images: [...document.images].map("
+              "i => [i.getAttribute('src'), i.complete ? i.naturalWidth : -1]), rows: [...document.querySelectorAll("
+              "'table')].map(t => t.querySelectorAll('tbody tr').length)}); document.body.appendChild(out); });"
+              "</script>")
+    probe.write_text((report / "index.html").read_text().replace("</body>", script + "</body>"))
+    try:
+        dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+                              "--virtual-time-budget=10000", "--dump-dom", probe.resolve().as_uri()],
+                             capture_output=True, text=True, timeout=120).stdout
+    finally:
+        probe.unlink()
+    import html as html_lib
+    import json
+
+    start = dom.index('<pre id="probe">') + len('<pre id="probe">')
+    found = json.loads(html_lib.unescape(dom[start:dom.index("</pre>", start)]))
+    sources = [s for s, _ in found["images"]]
+    assert "media/car-shadow.gif" in sources and "plots/per_video_psnr.png" in sources
+    assert all(width > 0 for _, width in found["images"]), found["images"]
+    assert len(found["rows"]) == 2 and all(n >= 2 for n in found["rows"])  # two methods (or videos) per table
