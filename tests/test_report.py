@@ -108,3 +108,19 @@ def test_every_image_decodes_and_tables_fill_in_headless_chromium(report):
     assert "media/car-shadow.gif" in sources and "plots/per_video_psnr.png" in sources
     assert all(width > 0 for _, width in found["images"]), found["images"]
     assert len(found["rows"]) == 2 and all(n >= 2 for n in found["rows"])  # two methods (or videos) per table
+
+
+def test_header_records_the_saliency_setting_and_what_each_clip_used(report, tmp_path):
+    import json
+
+    from svcnet.evaluate.report_data import saliency_backend
+
+    assert "saliency backend: `method auto, fallback" in (report / "results.md").read_text()  # config/config.yaml
+    config = {"profile": "demo", "saliency": {"method": "auto", "fallback": "spectral_residual"}}
+    for clip, method in (("dog", "masks"), ("bmx", "spectral_residual")):
+        folder = tmp_path / "data" / "demo" / "saliency" / "train" / clip
+        folder.mkdir(parents=True)
+        (folder / "metadata.json").write_text(json.dumps({"clip": clip, "method": method}))
+    assert saliency_backend(config, tmp_path) == ("method auto, fallback spectral_residual; "
+                                                  "used: bmx=spectral_residual, dog=masks")
+    assert saliency_backend({"profile": "demo"}, tmp_path) == "not configured"

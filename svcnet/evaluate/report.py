@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps
-from svcnet.evaluate.report_data import EvalRun, data_hashes, git_commit, weights_used
+from svcnet.evaluate.report_data import EvalRun, data_hashes, git_commit, saliency_backend, weights_used
 
 MAIN = (("psnr", "PSNR ↑", 2), ("ssim", "SSIM ↑", 4), ("lpips", "LPIPS ↓", 4), ("warp_error", "Warp err. ↓", 5),
         ("cdc", "CDC ↓", 5))
@@ -168,7 +168,7 @@ def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None =
         "data_hashes": {d: data_hashes(r.summary["gt"]) for d, r in
                         {r.dataset: r for r in runs}.items() if Path(r.summary["gt"]).is_dir()},
         "flow_backend": {r.method: r.summary.get("flow") for r in runs},
-        "saliency_backend": (config or {}).get("saliency", {}).get("backend", "not configured"),
+        "saliency_backend": saliency_backend(config),
         "weights": {r.method: weights_used(r.summary["pred"]) for r in runs},
         "lpips": {r.method: r.summary.get("lpips") for r in runs},
         "not_available": {f"{r.method}/{r.dataset}": r.summary.get("not_available", {}) for r in runs},

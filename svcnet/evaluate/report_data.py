@@ -83,3 +83,20 @@ def weights_used(pred_root: str | Path) -> dict[str, object]:
                 if any(t in k for t in ("weight", "sha256", "flow", "checkpoint", "method", "tool", "saliency"))}
         return keep
     return {}
+
+
+def saliency_backend(config: dict | None, root: str | Path = ".") -> str:
+    """The config's saliency setting and, where the training clips' maps exist (``data/<profile>/saliency/train``,
+    as both DAGs write them), the method each clip actually used."""
+    section = (config or {}).get("saliency")
+    if not section:
+        return "not configured"
+    text = f"method {section.get('method', 'auto')}, fallback {section.get('fallback')}"
+    used = {}
+    for meta in sorted((Path(root) / "data" / str(config.get("profile")) / "saliency" / "train").glob("*/metadata.json")):
+        try:
+            data = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        used[data.get("clip", meta.parent.name)] = data.get("method")
+    return text + ("; used: " + ", ".join(f"{c}={m}" for c, m in used.items()) if used else "")
