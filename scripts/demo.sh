@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-VENV="${SVCNET_VENV:-.venv}"
-export PATH="$PWD/$VENV/bin:$PATH"
+VENV="$(cd "${SVCNET_VENV:-.venv}" && pwd)"
+export PATH="$VENV/bin:$PATH"
 snakemake --cores all --rerun-incomplete "$@"
 echo "Done. Open reports/demo/index.html (the report of the demo profile)."

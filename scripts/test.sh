@@ -3,12 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-VENV="${SVCNET_VENV:-.venv}"
-export PATH="$PWD/$VENV/bin:$PATH"
+VENV="$(cd "${SVCNET_VENV:-.venv}" && pwd)"
+export PATH="$VENV/bin:$PATH"
 # The report test renders the HTML report in headless Chromium; install it when we may (root + apt), else it skips.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
     && [ -z "${SVCNET_NO_APT:-}" ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
         || echo "note: could not install chromium; the browser test will be skipped" >&2
 fi
-exec python -m pytest "$@"
+exec "$VENV/bin/python" -m pytest "$@"
