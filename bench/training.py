@@ -95,7 +95,7 @@ def _official_loop(step, ds, args, device) -> float:
     step.to(device).train()
     opt = torch.optim.Adam([g for g in step.param_groups() if g["params"]], betas=(0.5, 0.999))
     n = args.warmup + args.iterations
-    sampler = torch.utils.data.RandomSampler(range(10**9), num_samples=n * args.batch)
+    sampler = torch.utils.data.RandomSampler(range(10 * n * args.batch), num_samples=n * args.batch)
     loader = DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=args.workers)
     t0 = None
     for i, batch in enumerate(loader):
