@@ -12,7 +12,7 @@ rule train_cpnet:
         weights=f"{RESULTS}/train/cpnet/cpnet.pth",
     params:
         config=SVCNET_CONFIG,
-        out=f"{RESULTS}/train/cpnet",
+        out=lambda w, output: os.path.dirname(output.weights),
         settings=settings(
             ("train", "init"), ("train", "scribbles"), ("train", "cpnet1"), ("train", "cpnet2"), ("train", "seed"),
             ("train", "amp"), ("train", "device"), ("train", "deterministic"),
@@ -39,7 +39,7 @@ rule train_ssnet:
         curve=f"{RESULTS}/train/ssnet/loss.png",
     params:
         config=SVCNET_CONFIG,
-        out=f"{RESULTS}/train/ssnet",
+        out=lambda w, output: os.path.dirname(output.ssnet),
         settings=settings(
             ("train", "init"), ("train", "scribbles"), ("train", "ssnet"), ("train", "seed"), ("train", "amp"),
             ("train", "device"), ("train", "deterministic"),
