@@ -37,7 +37,7 @@ TARGETS = []
 # <clip>/<frame>.png. A stage that makes such maps (e.g. saliency) registers itself here.
 PACK_MAPS = {}
 # What such a folder is built from when a stage writes it one clip at a time: kind -> function(split) -> list of
-# rule outputs (default: the folder itself).
+# the job outputs that make it (default: the folder itself).
 PACK_MAP_INPUTS = {}
 
 
@@ -89,14 +89,18 @@ def scribble_dir(clip):
     return f"{RESULTS}/scribbles/gt/{clip}"
 
 
-# Official checkpoint names that `svcnet colorize --weights DIR` looks for (DIR = $SVCNET_WEIGHTS or weights/).
-COLORIZE_WEIGHTS = {"cpnet": ["cpnet_epoch1000_batchsize32.pth"],
-                    "svcnet": ["cpnet_epoch1000_batchsize32.pth", "ssnet_epoch2000_bs8.pth"]}
+# Weights folder of the optional official files (PFAN, PWC-Net): $SVCNET_WEIGHTS or weights/.
 WEIGHTS_DIR = os.environ.get("SVCNET_WEIGHTS") or "weights"
 
 
 def eval_methods():
-    """evaluate.methods, keeping cpnet/svcnet only when their weights exist (nothing is scored from random weights)."""
-    methods = CFG.get("evaluate", {}).get("methods", ["gray", "levin"])
-    return [m for m in methods
-            if all(Path(WEIGHTS_DIR, f).is_file() for f in COLORIZE_WEIGHTS.get(m, []))]
+    """evaluate.methods: gray, levin and the networks trained by this pipeline (cpnet, svcnet)."""
+    return list(CFG.get("evaluate", {}).get("methods", ["gray", "levin", "cpnet", "svcnet"]))
+
+
+def trained_weights(method):
+    """Checkpoints `svcnet colorize --method cpnet|svcnet` runs with, as {option: file}: cpnet = the stage-2 CPNet
+    (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet)."""
+    if method == "cpnet":
+        return {"cpnet": rules.train_cpnet.output.weights}
+    return {"cpnet": TRAINED_CPNET, "ssnet": TRAINED_SSNET}

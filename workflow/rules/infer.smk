@@ -1,6 +1,8 @@
 # Colourise every eval clip with every method of evaluate.methods: results/<profile>/infer/<method>/<clip>/ (the
 # `svcnet colorize` layout). Baselines: `svcnet baseline` (gray, levin); CPNet / SVCNet: `svcnet colorize` with the
-# official weights in $SVCNET_WEIGHTS or weights/ (eval_methods() drops them when absent).
+# weights trained by this pipeline (train.smk): cpnet = the stage-2 CPNet, svcnet = SSNet with the CPNet fine-tuned
+# jointly with it. PWC-Net flows when weights/ has pwcNet-default.pytorch, else OpenCV DIS (recorded per clip).
+# dvc.yaml runs the same commands for a whole split at once (`svcnet infer-set`, same output folders).
 
 
 rule baseline:
@@ -26,11 +28,11 @@ rule colorize:
     input:
         frames=f"{DATA}/eval",
         scribbles=lambda wc: scribble_dir(wc.clip),
-        weights=lambda wc: [f"{WEIGHTS_DIR}/{f}" for f in COLORIZE_WEIGHTS[wc.method]],
+        weights=lambda wc: list(trained_weights(wc.method).values()),
     output:
         directory(f"{RESULTS}/infer/{{method}}/{{clip}}"),
     params:
-        weights=WEIGHTS_DIR,
+        weights=lambda wc: " ".join(f"--{k} {v}" for k, v in trained_weights(wc.method).items()),
     log:
         f"{LOGS}/infer_{{method}}_{{clip}}.log",
     wildcard_constraints:
@@ -39,4 +41,4 @@ rule colorize:
         SVCNET_ENV
     shell:
         "svcnet colorize {input.frames}/{wildcards.clip}/frames --scribbles {input.scribbles} "
-        "--method {wildcards.method} --weights {params.weights} --out {output} --quiet > {log} 2>&1"
+        "--method {wildcards.method} {params.weights} --out {output} --quiet > {log} 2>&1"

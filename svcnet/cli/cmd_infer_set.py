@@ -1,0 +1,69 @@
+"""``svcnet infer-set``: one method on every clip of a prepared split (DVC's batch form of the per-clip DAG jobs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from svcnet.errors import InputError
+
+BASELINES = ("gray", "levin")
+NETWORKS = ("cpnet", "svcnet")
+
+
+def split_clips(root: Path) -> list[str]:
+    """Clip names of a prepared split ``root/<clip>/frames/``, in name order."""
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder; give a prepared split (svcnet prepare --out ...)")
+    clips = sorted(p.name for p in root.iterdir() if (p / "frames").is_dir())
+    if not clips:
+        raise InputError(f"{root} holds no clip (<clip>/frames/); give a prepared split (svcnet prepare --out ...)")
+    return clips
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("infer-set")
+    def infer_set_cmd(
+        split: Path = typer.Argument(..., help="Prepared split: <clip>/frames/*.png (e.g. data/demo/eval)."),
+        method: str = typer.Option(..., "--method", "-m", help="gray | levin | cpnet | svcnet."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output root: <clip>/ in the `svcnet colorize` layout."),
+        scribbles: Path = typer.Option(None, "--scribbles", "-s", help=(
+            "Scribble root <clip>/<frame>_256p.png (e.g. results/demo/scribbles/gt); not used by gray.")),
+        weights: Path = typer.Option(None, "--weights", "-w", help="cpnet/svcnet: folder with the official names."),
+        cpnet: Path = typer.Option(None, "--cpnet", help="cpnet/svcnet: CPNet checkpoint (overrides --weights)."),
+        ssnet: Path = typer.Option(None, "--ssnet", help="svcnet: SSNet checkpoint (overrides --weights)."),
+        device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
+        force: bool = typer.Option(False, "--force", help="Redo clips whose finished output is already in OUT."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    ) -> None:
+        """Run METHOD on every clip of SPLIT into OUT/<clip>/, exactly as one `svcnet baseline` / `svcnet colorize`
+        per clip (the Snakemake jobs) would; finished clips are skipped."""
+        if method not in BASELINES + NETWORKS:
+            raise InputError(f"unknown method {method!r}; choose one of {', '.join(BASELINES + NETWORKS)}")
+        if method != "gray" and scribbles is None:
+            raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
+        clips = split_clips(split)
+        if scribbles is not None and method != "gray":
+            missing = [c for c in clips if not (scribbles / c).is_dir()]
+            if missing:
+                raise InputError(f"no scribbles for clip(s) {', '.join(missing)} under {scribbles} "
+                                 f"(run svcnet scribbles on {split} first)")
+        for clip in clips:
+            frames, dest = split / clip / "frames", out / clip
+            clip_scribbles = str(scribbles / clip) if scribbles is not None and method != "gray" else None
+            if method in BASELINES:
+                from svcnet.evaluate.baseline import BaselineRequest, run_baseline
+
+                request = BaselineRequest(method=method, input=str(frames), scribbles=clip_scribbles)
+                run_baseline(request, dest, force=force, progress=not quiet)
+            else:
+                import torch
+
+                from svcnet.infer.models import WeightOptions
+                from svcnet.infer.run import ColorizeRequest, colorize_files
+
+                torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
+                request = ColorizeRequest(input=str(frames), scribbles=clip_scribbles, method=method)
+                opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
+                colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)
+            typer.echo(f"done: {dest}")
