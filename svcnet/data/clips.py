@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from svcnet.data.frames import IMAGE_SUFFIXES, list_frames, natural_key
+from svcnet.data.frames import IMAGE_SUFFIXES, image_size, list_frames, natural_key
 from svcnet.errors import InputError
 
 MAP_KINDS = ("masks", "saliency")
@@ -52,20 +52,6 @@ class Clip:
             frames=self.frames[:max_frames],
             maps={k: v[:max_frames] for k, v in self.maps.items()},
         )
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(height, width) read from the image header; InputError when the file is not a readable image."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"unreadable image (corrupt or not an image): {path}") from exc
-    if width <= 0 or height <= 0:
-        raise InputError(f"image has no pixels: {path}")
-    return height, width
 
 
 def _has_images(folder: Path) -> bool:

@@ -65,6 +65,20 @@ def to_uint8_rgb(img: np.ndarray, source: str = "image") -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(height, width) read from the image header only; InputError when the file is not a readable image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"unreadable image (cannot read image header: {exc.__class__.__name__}): {path}") from None
+    if width <= 0 or height <= 0:
+        raise InputError(f"unreadable image (cannot read image header: no pixels): {path}")
+    return height, width
+
+
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as uint8 RGB (H×W×3). Grayscale, RGBA and 16-bit files are converted."""
     path = Path(path)

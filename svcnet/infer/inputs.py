@@ -14,22 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from svcnet.data.frames import IMAGE_SUFFIXES, is_video_file, iter_video_frames, list_frames, read_rgb, video_fps
+from svcnet.data.frames import (
+    IMAGE_SUFFIXES, image_size, is_video_file, iter_video_frames, list_frames, read_rgb, video_fps,
+)
 from svcnet.errors import InputError
 
 _SIZE_SUFFIX = re.compile(r"^(?P<stem>.+)_(?P<h>\d+)p$")
-
-
-def image_size(path: Path) -> tuple[int, int]:
-    """(height, width) from the file header; InputError when the file is not a readable image."""
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read image {path}: {exc.__class__.__name__}: {exc}") from None
-    return h, w
 
 
 @dataclass
