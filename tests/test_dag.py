@@ -1,7 +1,11 @@
-"""The DAG: Snakemake lint, SLURM-profile dry run, shell commands, a real run and a no-op re-run; DVC repro in a
-fresh clone. Runs on a copy of this working tree (tracked and new files) in a temporary git repository."""
+"""The DAG: Snakemake lint, SLURM-profile dry run, shell commands, the whole pipeline end to end (prepare → ... →
+report) with a no-op re-run in Snakemake, and the same in DVC in a fresh clone. Runs on a copy of this working tree
+(tracked and new files) in a temporary git repository. The end-to-end runs use the profile `dagtest` added to that
+copy's config: one embedded clip, 8 frames at 64×112, a few real training iterations (CI time on 2 cores); the demo
+profile itself is run by `bash scripts/demo.sh`."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,9 +13,33 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# Every stage for real, on a small slice: one clip, 8 frames at 64x112, training for 2 + 2 + 1 iterations.
+TEST_PROFILE = "dagtest"
+TEST_SETTINGS = {
+    "data": {"height": 64, "width": 112,
+             "train": {"sequences": ["blackswan"], "max_frames": 8},
+             "eval": {"sequences": ["blackswan"], "max_frames": 8}},
+    "scribbles": {"points": 10, "width": 3},
+    "train": {"num_workers": 0,
+              "cpnet1": {"unit": "iteration", "duration": 2, "batch_size": 1, "size": [64, 64], "save_every": 0,
+                         "log_every": 1},
+              "cpnet2": {"unit": "iteration", "duration": 2, "batch_size": 1, "size": [64, 112], "save_every": 0,
+                         "log_every": 1},
+              "ssnet": {"unit": "iteration", "duration": 1, "size": [64, 112], "lr_step": 0, "lambda_sr": 1.0,
+                        "save_every": 0, "log_every": 1}},
+}
+METHODS = ("gray", "levin", "cpnet", "svcnet")
+# What the whole pipeline leaves behind (the same paths for Snakemake and DVC).
+FINAL = [f"data/{TEST_PROFILE}/train.lmdb/data.mdb", f"results/{TEST_PROFILE}/train/ssnet/ssnet.pth",
+         *[f"results/{TEST_PROFILE}/infer/{m}/blackswan/metadata.json" for m in METHODS],
+         *[f"metrics/{TEST_PROFILE}_{m}.json" for m in METHODS], f"reports/{TEST_PROFILE}/index.html"]
+DVC_STAGES = ["prepare@train", "prepare@eval", "saliency", "scribbles", "pack", "train_cpnet", "train_ssnet",
+              "baseline@gray", "baseline@levin", "colorize_cpnet", "colorize_svcnet", *[f"evaluate@{m}" for m in METHODS],
+              "report"]
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -38,6 +66,10 @@ def workspace(tmp_path_factory) -> Path:
     for rel in project_files():
         (ws / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, ws / rel)
+    cfg_path = ws / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["profiles"][TEST_PROFILE] = TEST_SETTINGS
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     run(["git", "init", "-q"], ws)
     run(["git", "add", "-A"], ws)
     run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "snapshot"], ws)
@@ -82,39 +114,59 @@ def test_config_on_the_command_line(workspace):
     assert "svcnet prepare --config config/config.yaml --config over.yaml --profile small --split eval" in out
 
 
-# A bounded slice of the real DAG, so the test stays fast on 2 CPU cores: data preparation, saliency, lmdb packing,
-# scribbles, the grayscale baseline and its evaluation (training and network inference are covered by their own tests
-# and by `bash scripts/demo.sh`).
-SNAKE_TARGETS = ["data/demo/train.lmdb", "metrics/demo_gray.json"]
-DVC_TARGETS = ["pack", "evaluate@gray"]
+def check_outputs(root: Path) -> None:
+    """The whole pipeline ran: lmdb, trained weights, the four methods' outputs and scores, the report."""
+    for rel in FINAL:
+        assert (root / rel).is_file(), rel
+    for method in METHODS:
+        scores = json.loads((root / f"metrics/{TEST_PROFILE}_{method}.json").read_text())
+        assert scores["method"] == method and 5.0 < scores["psnr"] < 60.0, scores
+    svcnet = json.loads((root / f"results/{TEST_PROFILE}/infer/svcnet/blackswan/metadata.json").read_text())
+    assert svcnet["work_size"] == [64, 112]
+    assert svcnet["weights"]["ssnet"]["path"].endswith(f"results/{TEST_PROFILE}/train/ssnet/ssnet.pth")
+    html = (root / f"reports/{TEST_PROFILE}/index.html").read_text()
+    assert all(method in html for method in METHODS)
 
 
 def test_run_then_rerun_does_nothing(workspace):
-    run(["snakemake", "--cores", "2", *SNAKE_TARGETS], workspace)
-    assert (workspace / "data/demo/eval/manifest.json").is_file()
-    assert (workspace / "data/demo/train.lmdb/data.mdb").is_file()
-    assert (workspace / "logs/demo/pack_train.log").is_file()
-    assert (workspace / "metrics/demo_gray.json").is_file()
-    out = run(["snakemake", "-n", *SNAKE_TARGETS], workspace).stdout
+    profile = ["--config", f"profile={TEST_PROFILE}"]
+    run(["snakemake", "--cores", "2", *profile], workspace)
+    check_outputs(workspace)
+    assert (workspace / f"logs/{TEST_PROFILE}/train_ssnet.log").is_file()
+    out = run(["snakemake", "-n", *profile], workspace).stdout
     assert "Nothing to be done" in out
     # editing a stage's config section re-runs that stage (and what depends on it) only
     cfg = workspace / "config" / "config.yaml"
     cfg.write_text(cfg.read_text().replace("png_compression: 1", "png_compression: 2"))
-    out = run(["snakemake", "-n", *SNAKE_TARGETS], workspace).stdout
-    assert "rule pack:" in out and "rule prepare:" not in out
+    out = run(["snakemake", "-n", *profile], workspace).stdout
+    cfg.write_text(cfg.read_text().replace("png_compression: 2", "png_compression: 1"))
+    assert "rule pack:" in out and "rule prepare:" not in out and "rule scribbles:" not in out
+    assert "rule train_cpnet:" in out and "rule report:" in out
 
 
 def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
-    first = run(["dvc", "repro", *DVC_TARGETS], clone).stdout
-    assert (clone / "data/demo/eval/manifest.json").is_file()
-    assert (clone / "data/demo/train.lmdb/manifest.json").is_file()
-    assert (clone / "metrics/demo_gray.json").is_file()
+    cfg = clone / "config" / "config.yaml"  # as `dvc exp run -S profile=dagtest` would set it
+    cfg.write_text(cfg.read_text().replace("profile: demo\n", f"profile: {TEST_PROFILE}\n", 1))
+    first = run(["dvc", "repro"], clone).stdout
+    ran = sorted(line.split("'")[1] for line in first.splitlines() if line.startswith("Running stage"))
+    assert ran == sorted(DVC_STAGES), first
+    check_outputs(clone)
     assert (clone / "dvc.lock").is_file()
-    ran = first.count("Running stage")
-    assert ran >= 6, first
-    out = run(["dvc", "repro", *DVC_TARGETS], clone).stdout
+    out = run(["dvc", "repro"], clone).stdout
     assert "Running stage" not in out, out
-    assert out.count("didn't change, skipping") == ran
-    assert "up to date" in run(["dvc", "status", *DVC_TARGETS], clone).stdout
+    assert "Data and pipelines are up to date." in out
+    assert run(["dvc", "status"], clone).stdout.strip() == "Data and pipelines are up to date."
+    shown = run(["dvc", "metrics", "show", "--json"], clone).stdout
+    for method in METHODS:
+        assert f"metrics/{TEST_PROFILE}_{method}.json" in shown
+    plots = run(["dvc", "plots", "show", "--json"], clone).stdout
+    assert "PSNR per video and method" in plots and f"results/{TEST_PROFILE}/evaluate/svcnet/per_frame.csv" in plots
+    shutil.rmtree(clone)  # a few GB of training checkpoints
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_workspace(workspace):
+    yield
+    shutil.rmtree(workspace, ignore_errors=True)  # a few GB of training checkpoints
