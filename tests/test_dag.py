@@ -142,6 +142,7 @@ def test_run_then_rerun_does_nothing(workspace):
     cfg.write_text(cfg.read_text().replace("png_compression: 2", "png_compression: 1"))
     assert "rule pack:" in out and "rule prepare:" not in out and "rule scribbles:" not in out
     assert "rule train_cpnet:" in out and "rule report:" in out
+    shutil.rmtree(workspace / "results" / TEST_PROFILE / "train")  # a few GB of checkpoints; the clone needs none
 
 
 def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
@@ -170,3 +171,20 @@ def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
 def _remove_workspace(workspace):
     yield
     shutil.rmtree(workspace, ignore_errors=True)  # a few GB of training checkpoints
+
+
+def test_infer_set_refuses_bad_input_in_one_line(tmp_path):
+    (tmp_path / "eval" / "clip" / "frames").mkdir(parents=True)
+    (tmp_path / "scribbles" / "other").mkdir(parents=True)
+    cases = {
+        ("--method", "deoldify", "--scribbles", "scribbles"): "unknown method 'deoldify'",
+        ("--method", "levin"): "--method levin needs --scribbles",
+        ("--method", "svcnet", "--scribbles", "scribbles"): "no scribbles for clip(s) clip under scribbles",
+    }
+    for args, message in cases.items():
+        proc = run(["svcnet", "infer-set", "eval", "--out", "out", *args], tmp_path, check=False)
+        assert proc.returncode == 2 and proc.stderr.startswith("svcnet: error: "), proc.stderr
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    proc = run(["svcnet", "infer-set", "scribbles", "--out", "out", "--method", "gray"], tmp_path, check=False)
+    assert proc.returncode == 2 and "holds no clip" in proc.stderr
+    assert not (tmp_path / "out").exists()
