@@ -38,8 +38,8 @@ FINAL = [f"data/{TEST_PROFILE}/train.lmdb/data.mdb", f"results/{TEST_PROFILE}/tr
          *[f"results/{TEST_PROFILE}/infer/{m}/blackswan/metadata.json" for m in METHODS],
          *[f"metrics/{TEST_PROFILE}_{m}.json" for m in METHODS], f"reports/{TEST_PROFILE}/index.html"]
 DVC_STAGES = ["prepare@train", "prepare@eval", "saliency", "scribbles", "pack", "train_cpnet", "train_ssnet",
-              "baseline@gray", "baseline@levin", "colorize_cpnet", "colorize_svcnet", *[f"evaluate@{m}" for m in METHODS],
-              "report"]
+              "baseline@gray", "baseline@levin", "colorize_cpnet", "colorize_svcnet",
+              *[f"evaluate@{m}" for m in METHODS], "report"]
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
