@@ -19,13 +19,8 @@ DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis"
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one torch thread avoids OpenMP oversubscription on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def nchw(*imgs: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)

@@ -12,13 +12,8 @@ from svcnet.metrics import build_lpips, lpips_distance
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one torch thread avoids OpenMP oversubscription on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def backbone(tmp_path_factory):
