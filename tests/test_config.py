@@ -115,7 +115,7 @@ def test_later_config_files_are_merged_over_earlier_ones(tmp_path):
     cfg = load_config([CONFIG, override])
     assert cfg.profile == "small"
     assert cfg.data.interpolation == "cubic"
-    assert cfg.data.eval.max_frames == 0  # small profile
+    assert cfg.data.eval.max_frames == 30 and cfg.data.eval.source == "davis2016_local"  # small profile
 
 
 def test_deep_merge_replaces_lists_and_merges_mappings():
