@@ -193,51 +193,66 @@ def test_prepare_cli(tmp_path, monkeypatch):
     assert main(["prepare", "--split", "test", "--out", str(out)]) == 2
 
 
-def test_davis2017_without_the_fetch_modules_says_what_to_provide(tmp_path, monkeypatch):
-    import sys
-
-    from svcnet.errors import SvcnetError
-
-    monkeypatch.setitem(sys.modules, "svcnet.sources", None)  # import fails as if the module were absent
-    with pytest.raises(SvcnetError, match="unpack DAVIS-2017-trainval-480p.zip yourself and set `root:`"):
-        prepare_clipset(ClipSetConfig(source="davis2017", split="val"), tmp_path / "out", cache_dir=tmp_path / "cache")
-    assert not (tmp_path / "out").exists()
-
-
-def test_davis2017_fetch_downloads_once_and_unpacks(tmp_path, monkeypatch):
-    """The fetch path against the registry/download/extract API (stand-ins serve a local zip of demo frames)."""
-    import sys
-    import types
+def _davis2017_zip() -> bytes:
+    """A DAVIS-2017-TrainVal-shaped zip of two demo clips (val: blackswan, train: dog), 2 frames each."""
+    import io
     import zipfile
 
-    archive_src = tmp_path / "DAVIS-2017-trainval-480p.zip"
-    with zipfile.ZipFile(archive_src, "w") as zf:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
         for seq in ("dog", "blackswan"):
             for i in range(2):
                 zf.write(DEMO_ROOT / seq / "frames" / f"{i:05d}.jpg", f"DAVIS/JPEGImages/480p/{seq}/{i:05d}.jpg")
                 zf.write(DEMO_ROOT / seq / "masks" / f"{i:05d}.png", f"DAVIS/Annotations/480p/{seq}/{i:05d}.png")
         zf.writestr("DAVIS/ImageSets/2017/val.txt", "blackswan\n")
         zf.writestr("DAVIS/ImageSets/2017/train.txt", "dog\n")
-    calls = []
+    return buf.getvalue()
 
-    def get_source(name):
-        calls.append(("get_source", name))
-        return types.SimpleNamespace(url=f"https://example.org/{archive_src.name}", sha256="0" * 64)
 
-    def download(url, dest, sha256=None):
-        calls.append(("download", url))
-        shutil.copyfile(archive_src, dest)
+@pytest.fixture
+def davis2017_served(tmp_path, monkeypatch):
+    """The registry's DAVIS 2017 entry pointed at a local HTTP server; yields (server, write_entry(sha256))."""
+    import yaml
+    from http_server import LocalHTTPServer, Route
 
-    def safe_extract(archive, dest_dir):
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(dest_dir)
+    from svcnet.sources import REPO_SOURCES, SOURCES_ENV
 
-    monkeypatch.setitem(sys.modules, "svcnet.sources", types.SimpleNamespace(get_source=get_source))
-    monkeypatch.setitem(sys.modules, "svcnet.data.download", types.SimpleNamespace(download=download))
-    monkeypatch.setitem(sys.modules, "svcnet.data.archive", types.SimpleNamespace(safe_extract=safe_extract))
-    cache = tmp_path / "cache"
-    val = prepare_clipset(ClipSetConfig(source="davis2017", split="val"), tmp_path / "val", cache_dir=cache)
-    train = prepare_clipset(ClipSetConfig(source="davis2017", split="train"), tmp_path / "train", cache_dir=cache)
+    body = _davis2017_zip()
+    entry = yaml.safe_load(REPO_SOURCES.read_text())["sources"]["davis2017_trainval_480p"]
+    with LocalHTTPServer(lifetime=20) as srv:
+
+        def write_entry(sha256: str) -> None:
+            path = tmp_path / "sources.yaml"
+            urls = [srv.add("/DAVIS-2017-trainval-480p.zip", Route(body))]
+            path.write_text(yaml.safe_dump({"version": 1, "sources": {
+                "davis2017_trainval_480p": {**entry, "urls": urls, "sha256": sha256, "size": len(body)}}}))
+            monkeypatch.setenv(SOURCES_ENV, str(path))
+
+        yield srv, body, write_entry
+
+
+def test_davis2017_is_fetched_once_through_the_registry_and_unpacked(tmp_path, davis2017_served):
+    """No `root:`: the zip is downloaded from the registry's URL, verified, unpacked, then reused by both splits."""
+    import hashlib
+
+    srv, body, write_entry = davis2017_served
+    write_entry(hashlib.sha256(body).hexdigest())
+    root = tmp_path / "root"
+    val = prepare_clipset(ClipSetConfig(source="davis2017", split="val"), tmp_path / "val", fetch_root=root)
+    train = prepare_clipset(ClipSetConfig(source="davis2017", split="train"), tmp_path / "train", fetch_root=root)
     assert list(val["clips"]) == ["blackswan"] and list(train["clips"]) == ["dog"]
-    assert [c[0] for c in calls] == ["get_source", "download"]  # the unpacked copy is reused
-    assert sorted(p.name for p in cache.iterdir()) == ["DAVIS", "DAVIS-2017-trainval-480p.zip"]
+    assert val["clips"]["blackswan"]["frames"] == 2 and val["clips"]["blackswan"]["masks"] == 2
+    assert [q.path for q in srv.requests] == ["/DAVIS-2017-trainval-480p.zip"]  # the unpacked copy is reused
+    assert (root / "resources/davis2017/DAVIS/JPEGImages/480p/dog/00001.jpg").is_file()
+    assert (root / "resources/downloads/DAVIS-2017-trainval-480p.zip").read_bytes() == body
+
+
+def test_davis2017_corrupt_download_is_refused_and_nothing_is_prepared(tmp_path, davis2017_served):
+    from svcnet.errors import ChecksumError
+
+    _, body, write_entry = davis2017_served
+    write_entry("0" * 64)
+    root = tmp_path / "root"
+    with pytest.raises(ChecksumError, match="0" * 64):
+        prepare_clipset(ClipSetConfig(source="davis2017", split="val"), tmp_path / "val", fetch_root=root)
+    assert not (tmp_path / "val").exists() and not (root / "resources/davis2017").exists()

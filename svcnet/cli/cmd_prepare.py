@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
         config: list[Path] = typer.Option([Path("config/config.yaml")], "--config", "-c", help=CONFIG_HELP),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's `profile:`)."),
         split: str = typer.Option("eval", "--split", "-s", help="Which clip set of `data:`: train or eval."),
-        cache_dir: Path = typer.Option(Path("resources/davis2017"), help="Where DAVIS 2017 is downloaded/unpacked."),
+        fetch_root: Path = typer.Option(Path("."), help=(
+            "Folder the source registry downloads under (DAVIS 2017 without `root:` goes to "
+            "FETCH_ROOT/resources/davis2017, as `svcnet fetch davis2017_trainval_480p` does).")),
     ) -> None:
         """Copy/resize the clips of `data.<split>` (demo, local DAVIS folder, or DAVIS 2017) into OUT."""
         from svcnet.config import load_config
@@ -25,7 +27,7 @@ def register(app: typer.Typer) -> None:
         cfg = load_config(config, profile)
         remove_stale_temps(out)
         manifest = prepare_clipset(
-            cfg.data.clipset(split), out, (cfg.data.height, cfg.data.width), cfg.data.interpolation, cache_dir
+            cfg.data.clipset(split), out, (cfg.data.height, cfg.data.width), cfg.data.interpolation, fetch_root
         )
         frames = sum(c["frames"] for c in manifest["clips"].values())
         typer.echo(f"{out}: {len(manifest['clips'])} clips, {frames} frames ({cfg.profile}/{split})")

@@ -21,7 +21,7 @@ from svcnet.config import REPO_ROOT, ClipSetConfig
 from svcnet.data.atomic import atomic_path
 from svcnet.data.clips import Clip, clip_sha256, discover_clips
 from svcnet.data.frames import encode_png, read_mask, read_rgb
-from svcnet.errors import InputError, SvcnetError
+from svcnet.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -32,37 +32,22 @@ COPY_SUFFIXES = (".jpg", ".jpeg")
 MANIFEST = "manifest.json"
 
 
-def fetch_davis2017(cache_dir: str | os.PathLike) -> Path:
-    """DAVIS 2017 TrainVal 480p downloaded and unpacked under ``cache_dir`` (reused when present); returns DAVIS/."""
-    cache_dir = Path(cache_dir)
-    root = cache_dir / "DAVIS"
-    if (root / "JPEGImages" / "480p").is_dir():
-        return root
-    try:
-        from svcnet.data.archive import safe_extract
-        from svcnet.data.download import download
-        from svcnet.sources import get_source
-    except ImportError as exc:
-        raise SvcnetError(
-            "downloading DAVIS 2017 needs svcnet.sources / svcnet.data.download, which this installation lacks; "
-            f"unpack DAVIS-2017-trainval-480p.zip yourself and set `root:` of the clip set to its DAVIS folder ({exc})"
-        ) from exc
-    source = get_source(DAVIS2017_SOURCE)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    archive = cache_dir / Path(source.url).name
-    if not archive.is_file():
-        log.info("downloading %s to %s", source.url, archive)
-        download(source.url, archive, sha256=getattr(source, "sha256", None))
-    with atomic_path(cache_dir / "extract") as tmp:
-        tmp.mkdir()
-        safe_extract(archive, tmp)
-    extracted = cache_dir / "extract"
-    found = next((p.parent.parent for p in extracted.rglob("480p") if p.parent.name == "JPEGImages"), None)
+def fetch_davis2017(root: str | os.PathLike = ".") -> Path:
+    """DAVIS 2017 TrainVal 480p through the source registry (``svcnet fetch davis2017_trainval_480p``: verified
+    download, safe unpack, reused when present) under ``root``; returns its ``DAVIS`` folder."""
+    from svcnet.sources import fetch_source
+
+    result = fetch_source(DAVIS2017_SOURCE, root)
+    if result.status == "manual":
+        raise InputError(result.detail)
+    base = Path(result.path)
+    if (base / "JPEGImages" / "480p").is_dir():
+        return base
+    found = next((p.parent.parent for p in sorted(base.rglob("480p")) if p.parent.name == "JPEGImages"), None)
     if found is None:
-        raise InputError(f"{archive} does not contain JPEGImages/480p (not DAVIS 2017 TrainVal 480p?)")
-    os.replace(found, root)
-    shutil.rmtree(extracted, ignore_errors=True)
-    return root
+        raise InputError(f"{base} does not contain JPEGImages/480p (not DAVIS 2017 TrainVal 480p?); unpack "
+                         "DAVIS-2017-trainval-480p.zip yourself and set `root:` of the clip set to its DAVIS folder")
+    return found
 
 
 def davis_split(root: Path, split: str) -> list[str]:
@@ -73,7 +58,7 @@ def davis_split(root: Path, split: str) -> list[str]:
     return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
 
 
-def source_clips(cs: ClipSetConfig, cache_dir: str | os.PathLike = "resources/davis2017") -> tuple[Path, list[Clip]]:
+def source_clips(cs: ClipSetConfig, fetch_root: str | os.PathLike = ".") -> tuple[Path, list[Clip]]:
     """The source folder and the selected clips (sequences, max_frames) of a clip set."""
     if cs.source == "demo":
         root = DEMO_ROOT
@@ -82,7 +67,7 @@ def source_clips(cs: ClipSetConfig, cache_dir: str | os.PathLike = "resources/da
             raise InputError(f"data source {cs.source!r} needs `root:` (the folder of clips)")
         root = Path(cs.root)
     elif cs.source == "davis2017":
-        root = Path(cs.root) if cs.root else fetch_davis2017(cache_dir)
+        root = Path(cs.root) if cs.root else fetch_davis2017(fetch_root)
     else:
         raise InputError(f"unknown data source {cs.source!r}")
     sequences: Sequence[str] = cs.sequences
@@ -134,12 +119,14 @@ def prepare_clipset(
     out: str | os.PathLike,
     size: tuple[int, int] = (256, 448),
     interpolation: str = "area",
-    cache_dir: str | os.PathLike = "resources/davis2017",
+    fetch_root: str | os.PathLike = ".",
 ) -> dict:
-    """Materialise clip set ``cs`` at ``size`` (H, W) into the folder ``out`` atomically; returns the manifest."""
+    """Materialise clip set ``cs`` at ``size`` (H, W) into the folder ``out`` atomically; returns the manifest.
+
+    ``fetch_root``: the folder the registry's download paths are relative to (DAVIS 2017 without ``root:``)."""
     from tqdm import tqdm
 
-    root, clips = source_clips(cs, cache_dir)
+    root, clips = source_clips(cs, fetch_root)
     manifest = {
         "source": cs.source,
         "root": _display_path(root),
