@@ -14,7 +14,7 @@ Frames/s are given for the whole clip and for the steady state (median time betw
 is measured for the streaming loop on a 30- and a 300-frame clip, each in its own process (CUDA: max allocated;
 CPU: peak RSS), at a smaller working size by default (``--memory-size``) so that 300 frames run in minutes on a CPU.
 
-Usage: ``python bench/inference.py [--device auto|cpu|cuda] [--frames 10] [--threads 2] [--inputs 256x448,480x854]
+Usage: ``python bench/inference.py [--device auto|cpu|cuda] [--frames 16] [--threads 2] [--inputs 256x448,480x854]
 [--memory-frames 30,300] [--memory-size 64x128] [--skip-memory]``. Input sizes are H×W (854×480 video = 480x854).
 """
 from __future__ import annotations
@@ -214,7 +214,7 @@ def memory(frames: int, work, device, threads: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--frames", type=int, default=None, help="clip length for speed (default 30 on GPU, 10 on CPU)")
+    p.add_argument("--frames", type=int, default=None, help="clip length for speed (default 30 on GPU, 16 on CPU)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--inputs", default="256x448,480x854", help="input frame sizes H x W, comma separated")
     p.add_argument("--memory-frames", default="30,300")
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     from svcnet.infer.models import resolve_device
 
     device = resolve_device(args.device)
-    frames = args.frames or (30 if device.type == "cuda" else 10)
+    frames = args.frames or (30 if device.type == "cuda" else 16)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} threads"
     print(f"# inference benchmark: device {device} ({name}), torch {torch.__version__}, random weights (seed 0), "
           f"working size {WORK[0]}x{WORK[1]}")

@@ -28,16 +28,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _peak_memory_mb(device) -> float:
-    import resource
-
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _demo_lmdb(tmp: Path) -> Path:
     """The embedded demo clips (first 10 frames each, at their 448×256 size) packed into tmp/train.lmdb."""
     from svcnet.data.frames import list_frames, read_mask, read_rgb, write_png
@@ -132,6 +122,7 @@ def _child(args) -> None:
     import torch
 
     from svcnet.train.distributed import pick_device
+    from svcnet.train.loop import peak_memory_mb
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -141,7 +132,7 @@ def _child(args) -> None:
             speed = _official_loop(step, ds, args, device)
         else:
             speed = _our_loop(step, ds, args, device, Path(tmp))
-    print(json.dumps({"it_per_s": speed, "peak_mb": _peak_memory_mb(device), "device": str(device)}))
+    print(json.dumps({"it_per_s": speed, "peak_mb": peak_memory_mb(device)[0], "device": str(device)}))
 
 
 def main() -> None:

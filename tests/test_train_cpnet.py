@@ -1,6 +1,7 @@
 """CPNet training end to end on real (tiny) frames: exact resume after a kill, NaN stop, DDP with 2 gloo processes."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -97,6 +98,9 @@ def test_in_process_stop_and_resume_equals_uninterrupted(lmdb, tmp_path):
     assert not half.completed and half.iteration == 2
     rest = _train_in_process(lmdb, tmp_path / "run", resume=True)
     assert rest.start_iteration == 2 and rest.completed
+    summary = json.loads((rest.out_dir / "summary.json").read_text())
+    assert summary["iterations"] == 4 and summary["iterations_this_run"] == 2  # what this (resumed) run did
+    assert summary["peak_memory_mb"] > 50 and summary["peak_memory"] in ("process peak RSS", "CUDA max allocated")
     full = _train_in_process(lmdb, tmp_path / "full", save_every=4)
     assert params_equal(load_weights(rest.weights["cpnet"]), load_weights(full.weights["cpnet"]))
 

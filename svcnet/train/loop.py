@@ -326,8 +326,7 @@ class TrainLoop:
         seconds = time.perf_counter() - t0
         result = TrainResult(out_dir=self.out, start_iteration=start, iteration=it, completed=it >= s.iterations,
                              checkpoint=ckpt, seconds=seconds, it_per_s=(it - start) / max(seconds, 1e-9))
-        if dev.type == "cuda":
-            result.peak_memory_mb = torch.cuda.max_memory_allocated(dev) / 2**20
+        result.peak_memory_mb, memory_kind = peak_memory_mb(dev)
         if result.completed and info.is_main:
             for name, net in self.step.networks.items():
                 path = self.out / f"{name}.pth"
@@ -336,8 +335,9 @@ class TrainLoop:
             if (self.out / CSV_NAME).is_file():
                 plot_loss_curve(self.out / CSV_NAME, self.out / PLOT_NAME, title=self.title)
             write_text_atomic(self.out / "summary.json", json.dumps(
-                {"title": self.title, "iterations": it, "seconds_this_run": round(seconds, 2),
-                 "it_per_s_this_run": round(result.it_per_s, 4), "peak_memory_mb": round(result.peak_memory_mb, 1),
+                {"title": self.title, "iterations": it, "iterations_this_run": it - start,
+                 "seconds_this_run": round(seconds, 2), "it_per_s_this_run": round(result.it_per_s, 4),
+                 "peak_memory_mb": round(result.peak_memory_mb, 1), "peak_memory": memory_kind,
                  "weights": {k: str(v) for k, v in result.weights.items()}, "meta": _plain(self.meta)}, indent=1))
             log.info("%s: finished %d iterations (%.1f s this run, %.3g it/s); weights: %s", self.title, it, seconds,
                      result.it_per_s, ", ".join(map(str, result.weights.values())))
@@ -366,6 +366,17 @@ class TrainLoop:
             f"{self.title}: {what} at iteration {it + (0 if weights else 1)} ({vals}); training stopped, {kept}. "
             "Lower the learning rate, turn AMP off (--amp off) or check the data, then run again "
             "(--resume continues from that checkpoint)")
+
+
+def peak_memory_mb(dev: torch.device) -> tuple[float, str]:
+    """Peak memory of this run: CUDA max allocated on a GPU, else the process's peak resident set size."""
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 2**20, "CUDA max allocated"
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return 0.0, "not measured"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process peak RSS"
 
 
 def _plain(obj: Any) -> Any:
