@@ -38,9 +38,37 @@ def report(tmp_path_factory) -> Path:
                      "--method", m, "--dataset", "demo", "--lpips-weights", str(root / "none.pth")]) == 2
         assert main(["evaluate", "-q", "--pred", str(root / m), "--gt", str(root / "gt"), "--out", str(root / f"e_{m}"),
                      "--method", m, "--dataset", "demo"]) == 0
+    write_training_log(root / "train" / "cpnet" / "cpnet2", [0.5, 0.4] + [0.3] * 16 + [0.2, 0.1], curve=True)
+    write_training_log(root / "train" / "ssnet", [0.8, 0.6, 0.4])
     assert main(["report", "--eval", str(root / "e_gray"), "--eval", str(root / "e_shift"), "--out",
-                 str(root / "rep"), "--scribbles", str(root / "scribbles")]) == 0
+                 str(root / "rep"), "--scribbles", str(root / "scribbles"), "--training", str(root / "train" / "cpnet"),
+                 "--training", str(root / "train" / "ssnet")]) == 0
     return root / "rep"
+
+
+def write_training_log(folder: Path, losses: list[float], curve: bool = False) -> None:
+    """A `svcnet train` log.csv (2 it/s) and, with ``curve``, its loss.png."""
+    folder.mkdir(parents=True)
+    rows = "".join(f"{i + 1},{v},{v / 2},2.0\n" for i, v in enumerate(losses))
+    (folder / "log.csv").write_text("iteration,loss,loss_ab,it_per_s\n" + rows)
+    if curve:
+        from svcnet.train.logs import plot_loss_curve
+
+        plot_loss_curve(folder / "log.csv", folder / "loss.png")
+
+
+def test_training_table_and_learning_curves(report, tmp_path):
+    md = (report / "results.md").read_text()
+    # first / last 10 % of 20 logged rows = 2 rows each: (0.5+0.4)/2 and (0.2+0.1)/2; 3 rows: 1 row each
+    assert "| cpnet2 | 20 | 0.4500 | 0.1500 | -66.7 % | 2 |" in md
+    assert "| ssnet | 3 | 0.8000 | 0.4000 | -50.0 % | 2 |" in md
+    assert (report / "plots" / "train_cpnet2.png").stat().st_size > 1000  # copied learning curve
+    assert not (report / "plots" / "train_ssnet.png").exists()  # that run has no loss.png
+    assert 'src="plots/train_cpnet2.png"' in (report / "index.html").read_text()
+    (tmp_path / "empty").mkdir()
+    assert main(["report", "--eval", str(report.parent / "e_gray"), "--out", str(tmp_path / "rep"),
+                 "--training", str(tmp_path / "empty")]) == 2
+    assert not (tmp_path / "rep").exists()
 
 
 def test_report_files_and_tables(report):
@@ -60,7 +88,7 @@ def test_report_files_and_tables(report):
     gif = iio.imread(report / "media" / "car-shadow.gif")
     assert gif.shape[0] == 5 and gif.shape[2] == 5 * 224 // 2  # gray | scribbles | gray | shift | GT at half size
     html = (report / "index.html").read_text()
-    assert html.count("<table>") == 2 and 'src="media/car-shadow.gif"' in html
+    assert html.count("<table>") == 3 and 'src="media/car-shadow.gif"' in html  # main, Lab/256p, training
 
 
 @pytest.mark.browser
@@ -71,7 +99,7 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
     url = (report / "index.html").resolve().as_uri()
     dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
                          capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<table>") == 2 and "PSNR" in dom
+    assert dom.count("<table>") == 3 and "PSNR" in dom
     shot = tmp_path / "shot.png"
     subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,2000", url], capture_output=True, timeout=120)
@@ -107,7 +135,8 @@ def test_every_image_decodes_and_tables_fill_in_headless_chromium(report):
     sources = [s for s, _ in found["images"]]
     assert "media/car-shadow.gif" in sources and "plots/per_video_psnr.png" in sources
     assert all(width > 0 for _, width in found["images"]), found["images"]
-    assert len(found["rows"]) == 2 and all(n >= 2 for n in found["rows"])  # two methods (or videos) per table
+    assert "plots/train_cpnet2.png" in sources
+    assert found["rows"] == [2, 2, 2]  # two methods in each metric table, two training stages
 
 
 def test_header_records_the_saliency_setting_and_what_each_clip_used(report, tmp_path):

@@ -10,6 +10,7 @@ import html
 import io
 import json
 import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps
 from svcnet.evaluate.report_data import EvalRun, data_hashes, git_commit, saliency_backend, weights_used
+from svcnet.evaluate.report_training import HEADER as TRAIN_HEADER
+from svcnet.evaluate.report_training import TrainingRun
 
 MAIN = (("psnr", "PSNR ↑", 2), ("ssim", "SSIM ↑", 4), ("lpips", "LPIPS ↓", 4), ("warp_error", "Warp err. ↓", 5),
         ("cdc", "CDC ↓", 5))
@@ -155,8 +158,10 @@ def _side_by_side(runs: Sequence[EvalRun], video: str, scribbles: Path | None, p
 
 def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None = None,
                  scribbles: str | Path | None = None, gif_videos: int = 2, gif_frames: int = 24,
-                 gif_scale: float = 0.5) -> Path:
-    """Write the report folder ``out``; returns the path of its index.html."""
+                 gif_scale: float = 0.5, training: Sequence[TrainingRun] = ()) -> Path:
+    """Write the report folder ``out``; returns the path of its index.html.
+
+    ``training``: the training stages whose learning curves and loss summary the report shows."""
     if not runs:
         from svcnet.errors import InputError
 
@@ -196,14 +201,19 @@ def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None =
             _plot_frames([r for r in runs if any(x["video"] == v for x in r.per_video)], v,
                          tmp / "plots" / f"psnr_frames_{v}.png")
             images.append((f"plots/psnr_frames_{v}.png", f"{v}: PSNR over frames"))
+        for t in training:
+            if t.curve is not None:
+                shutil.copyfile(t.curve, tmp / "plots" / f"train_{t.name}.png")
+                images.append((f"plots/train_{t.name}.png", f"{t.name}: training loss"))
+        train_t = (TRAIN_HEADER, [t.row() for t in training])
         gifs = []
         for v in videos[:gif_videos]:
             if _side_by_side(runs, v, Path(scribbles) if scribbles else None, tmp / "media" / f"{v}.gif",
                              gif_frames, gif_scale):
                 gifs.append((f"media/{v}.gif", f"{v}: gray | scribbles | {' | '.join(r.method for r in runs)} | GT"))
         (tmp / "report.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
-        (tmp / "results.md").write_text(_markdown(header, main_t, extra_t, images, gifs))
-        (tmp / "index.html").write_text(_html(header, main_t, extra_t, images, gifs))
+        (tmp / "results.md").write_text(_markdown(header, main_t, extra_t, images, gifs, train_t))
+        (tmp / "index.html").write_text(_html(header, main_t, extra_t, images, gifs, train_t))
     return out / "index.html"
 
 
@@ -215,7 +225,7 @@ def _na_lines(header: dict) -> list[str]:
     return lines
 
 
-def _markdown(header: dict, main_t, extra_t, images, gifs) -> str:
+def _markdown(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
     buf = io.StringIO()
     buf.write("# svcnet results\n\n")
     buf.write(f"- git commit: `{header['git_commit']}`\n- profile: `{header['config'].get('profile', '?')}`\n")
@@ -226,6 +236,8 @@ def _markdown(header: dict, main_t, extra_t, images, gifs) -> str:
     buf.write("Protocol: metrics/README.md (first frame excluded, frame-weighted means, warping error and CDC per "
               "video then averaged).\n\n## Main table\n\n")
     buf.write(markdown_table(*main_t) + "\n\n## Lab (ab) and 256p variants\n\n" + markdown_table(*extra_t) + "\n\n")
+    if train_t[1]:
+        buf.write("## Training\n\n" + markdown_table(*train_t) + "\n\n")
     na = _na_lines(header)
     if na:
         buf.write("## Not available\n\n" + "\n".join(f"- {line}" for line in na) + "\n\n")
@@ -234,7 +246,7 @@ def _markdown(header: dict, main_t, extra_t, images, gifs) -> str:
     return buf.getvalue()
 
 
-def _html(header: dict, main_t, extra_t, images, gifs) -> str:
+def _html(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
     na = "".join(f"<li>{html.escape(line)}</li>" for line in _na_lines(header))
     imgs = "".join(f'<figure><img src="{html.escape(s)}" alt="{html.escape(a)}"><figcaption>{html.escape(a)}'
                    f"</figcaption></figure>" for s, a in gifs + images)
@@ -255,6 +267,7 @@ figure{{display:inline-block;margin:0.5em}}img{{max-width:100%}}pre{{background:
 {html_table(*main_t)}
 <h2>Lab (ab) and 256p variants</h2>
 {html_table(*extra_t)}
+{f'<h2>Training</h2>{html_table(*train_t)}' if train_t[1] else ''}
 {f'<h2>Not available</h2><ul>{na}</ul>' if na else ''}
 <h2>Videos and plots</h2>
 {imgs}

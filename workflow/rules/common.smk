@@ -98,6 +98,18 @@ def eval_methods():
     return list(CFG.get("evaluate", {}).get("methods", ["gray", "levin", "cpnet", "svcnet"]))
 
 
+def training_shown():
+    """(folder, file it is finished by) of the training runs whose curves the report shows: those of the evaluated
+    networks (cpnet: train_cpnet; svcnet: train_ssnet too)."""
+    methods = eval_methods()
+    runs = []
+    if {"cpnet", "svcnet"} & set(methods):
+        runs.append((f"{RESULTS}/train/cpnet", rules.train_cpnet.output.weights))
+    if "svcnet" in methods:
+        runs.append((f"{RESULTS}/train/ssnet", rules.train_ssnet.output.curve))
+    return runs
+
+
 def trained_weights(method):
     """Checkpoints `svcnet colorize --method cpnet|svcnet` runs with, as {option: file}: cpnet = the stage-2 CPNet
     (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet)."""
