@@ -102,6 +102,14 @@ def test_every_job_runs_the_svcnet_command_with_a_log(workspace):
 
 
 def test_config_on_the_command_line(workspace):
+    # the small profile reads the real DAVIS clips beside the repository; a missing folder is a clear error
+    davis = workspace.parent / "shared" / "realdata" / "davis2016"
+    assert not davis.exists()
+    proc = run(["snakemake", "-n", "--config", "profile=small"], workspace, check=False)
+    assert proc.returncode != 0
+    assert ("root of profile 'small' is '../shared/realdata/davis2016', which is not a folder: set it"
+            in proc.stdout + proc.stderr)
+    davis.mkdir(parents=True, exist_ok=True)
     out = run(["snakemake", "-n", "--config", "profile=small"], workspace).stdout
     assert "data/small/train.lmdb" in out
     proc = run(["snakemake", "-n", "--config", "pack={png_compression: 3, maps: [masks]}"], workspace, check=False)

@@ -2,6 +2,8 @@
 import json
 import os
 
+from snakemake.exceptions import WorkflowError
+
 from svcnet.config import resolve
 
 # --config on the command line may only choose the profile: `svcnet` commands read the config files themselves
@@ -61,6 +63,12 @@ def prepare_inputs(wildcards):
         seqs = cs.get("sequences") or sorted(p.name for p in root.iterdir() if p.is_dir())
         return [str(root / s) for s in seqs]
     if cs.get("root"):
+        if not Path(cs["root"]).is_dir():
+            raise WorkflowError(
+                f"data.{wildcards.split}.root of profile {PROFILE!r} is {cs['root']!r}, which is not a folder: set it "
+                "(config/config.yaml or a --configfile) to a folder of DAVIS-layout clips (<clip>/frames or "
+                "JPEGImages/480p/<clip>)"
+            )
         return [cs["root"]]
     return []
 
