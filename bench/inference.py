@@ -13,7 +13,8 @@ texture written as PNG files, scribbles in the official 448×256 format), and pr
 Frames/s are given for the whole clip and for the steady state (median time between two SSNet frames). Peak memory
 is measured for the streaming loop on a 30- and a 300-frame clip, each in its own process (CUDA: max allocated;
 CPU: the largest resident set size sampled after every frame of the loop, since the process's peak RSS is reached
-while the models are built), at a smaller working size by default (``--memory-size``) so that 300 frames run in minutes on a CPU.
+while the models are built), at a smaller working size by default (``--memory-size``) so that 300 frames run in
+minutes on a CPU.
 
 Usage: ``python bench/inference.py [--device auto|cpu|cuda] [--frames 16] [--threads 2] [--inputs 256x448,480x854]
 [--memory-frames 30,300] [--memory-size 64x128] [--skip-memory]``. Input sizes are H×W (854×480 video = 480x854).
