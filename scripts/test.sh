@@ -11,4 +11,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
         || echo "note: could not install chromium; the browser test will be skipped" >&2
 fi
+# The training tests need ~5 GB of temporary disk at their peak (checkpoints of ~1 GB); say what there is.
+echo "temporary disk: $(df -h "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4 " free on " $6}')" >&2
 exec "$VENV/bin/python" -m pytest "$@"
