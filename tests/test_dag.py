@@ -131,6 +131,7 @@ def check_outputs(root: Path) -> None:
         assert scores["method"] == method and 5.0 < scores["psnr"] < 60.0, scores
     svcnet = json.loads((root / f"results/{TEST_PROFILE}/infer/svcnet/blackswan/metadata.json").read_text())
     assert svcnet["work_size"] == [64, 112]
+    assert svcnet["lightness"] == svcnet["request"]["lightness"] == "input"  # infer.lightness of the config
     assert svcnet["weights"]["ssnet"]["path"].endswith(f"results/{TEST_PROFILE}/train/ssnet/ssnet.pth")
     html = (root / f"reports/{TEST_PROFILE}/index.html").read_text()
     assert all(method in html for method in METHODS)
@@ -188,6 +189,7 @@ def test_infer_set_refuses_bad_input_in_one_line(tmp_path):
         ("--method", "deoldify", "--scribbles", "scribbles"): "unknown method 'deoldify'",
         ("--method", "levin"): "--method levin needs --scribbles",
         ("--method", "svcnet", "--scribbles", "scribbles"): "no scribbles for clip(s) clip under scribbles",
+        ("--method", "cpnet", "--scribbles", "scribbles", "--lightness", "luma"): "unknown lightness 'luma'",
     }
     for args, message in cases.items():
         proc = run(["svcnet", "infer-set", "eval", "--out", "out", *args], tmp_path, check=False)

@@ -34,7 +34,10 @@ def register(app: typer.Typer) -> None:
         ssnet: Path = typer.Option(None, "--ssnet", help="svcnet: SSNet checkpoint (overrides --weights)."),
         size: str = typer.Option(None, "--size", help=(
             "cpnet/svcnet working size H x W (default: data.height x data.width of --config, else 256x448).")),
-        config: list[Path] = typer.Option(None, "--config", "-c", help="Config file(s) for the working size."),
+        lightness: str = typer.Option(None, "--lightness", help=(
+            "cpnet/svcnet output L channel: input | official (default: infer.lightness of --config, else official).")),
+        config: list[Path] = typer.Option(None, "--config", "-c", help=(
+            "Config file(s) for the working size and the lightness.")),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's)."),
         device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
         force: bool = typer.Option(False, "--force", help="Redo clips whose finished output is already in OUT."),
@@ -47,16 +50,20 @@ def register(app: typer.Typer) -> None:
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
         clips = split_clips(split)
-        work_size = (256, 448)
-        if size is not None:
-            from svcnet.cli.cmd_colorize import parse_size
-
-            work_size = parse_size(size)
-        elif config:
+        work_size, configured_lightness = (256, 448), "official"
+        if config:
             from svcnet.config import load_config
 
             cfg = load_config(config, profile)
             work_size = (cfg.data.height, cfg.data.width)
+            configured_lightness = cfg.section("infer").get("lightness", "official")
+        if size is not None:
+            from svcnet.cli.cmd_colorize import parse_size
+
+            work_size = parse_size(size)
+        lightness = lightness or configured_lightness
+        if lightness not in ("input", "official"):
+            raise InputError(f"unknown lightness {lightness!r}; choose input or official")
         if scribbles is not None and method != "gray":
             missing = [c for c in clips if not (scribbles / c).is_dir()]
             if missing:
@@ -78,7 +85,7 @@ def register(app: typer.Typer) -> None:
 
                 torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
                 request = ColorizeRequest(input=str(frames), scribbles=clip_scribbles, method=method,
-                                          work_size=work_size)
+                                          work_size=work_size, lightness=lightness)
                 opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
                 colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)
             typer.echo(f"done: {dest}")

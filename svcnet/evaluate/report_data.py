@@ -73,14 +73,14 @@ def data_hashes(gt_root: str | Path) -> dict[str, str]:
 
 
 def weights_used(pred_root: str | Path) -> dict[str, object]:
-    """What the method's own metadata.json files say about weights, flow and saliency (first video)."""
+    """What the method's own metadata.json files say about weights, flow, saliency and lightness (first video)."""
     for meta in sorted(Path(pred_root).glob("*/metadata.json")):
         try:
             data = json.loads(meta.read_text())
         except (OSError, ValueError):
             continue
-        keep = {k: v for k, v in data.items()
-                if any(t in k for t in ("weight", "sha256", "flow", "checkpoint", "method", "tool", "saliency"))}
+        keys = ("weight", "sha256", "flow", "checkpoint", "method", "tool", "saliency", "lightness")
+        keep = {k: v for k, v in data.items() if any(t in k for t in keys)}
         return keep
     return {}
 

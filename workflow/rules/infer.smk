@@ -1,8 +1,8 @@
 # Colourise every eval clip with every method of evaluate.methods: results/<profile>/infer/<method>/<clip>/ (the
 # `svcnet colorize` layout). Baselines: `svcnet baseline` (gray, levin); CPNet / SVCNet: `svcnet colorize` with the
 # weights trained by this pipeline (train.smk): cpnet = the stage-2 CPNet, svcnet = SSNet with the CPNet fine-tuned
-# jointly with it; working size data.height x data.width. PWC-Net flows when weights/ has pwcNet-default.pytorch,
-# else OpenCV DIS (recorded per clip).
+# jointly with it; working size data.height x data.width, output lightness infer.lightness. PWC-Net flows when
+# weights/ has pwcNet-default.pytorch, else OpenCV DIS (recorded per clip).
 # dvc.yaml runs the same commands for a whole split at once (`svcnet infer-set`, same output folders).
 
 
@@ -35,6 +35,7 @@ rule colorize:
     params:
         weights=lambda wc: " ".join(f"--{k} {v}" for k, v in trained_weights(wc.method).items()),
         size=f"{CFG['data']['height']}x{CFG['data']['width']}",
+        lightness=CFG.get("infer", {}).get("lightness", "official"),
     log:
         f"{LOGS}/infer_{{method}}_{{clip}}.log",
     wildcard_constraints:
@@ -43,4 +44,5 @@ rule colorize:
         SVCNET_ENV
     shell:
         "svcnet colorize {input.frames}/{wildcards.clip}/frames --scribbles {input.scribbles} "
-        "--method {wildcards.method} {params.weights} --size {params.size} --out {output} --quiet > {log} 2>&1"
+        "--method {wildcards.method} {params.weights} --size {params.size} --lightness {params.lightness} "
+        "--out {output} --quiet > {log} 2>&1"
