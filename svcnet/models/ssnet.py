@@ -56,8 +56,12 @@ class SSNet(nn.Module):
         if len(p_t_list) != NUM_NEIGHBOURS or len(mask_list) != NUM_NEIGHBOURS:
             raise ValueError(f"SSNet needs {NUM_NEIGHBOURS} warped neighbours and masks, got "
                              f"{len(p_t_list)} and {len(mask_list)}")
-        outs = [self.warn(p, m) for p, m in zip(p_t_list, mask_list)]
-        outs.insert(RECURRENT_SLOT, self.warn(last_out, mask_list[RECURRENT_SLOT - 1]))
+        inputs = list(p_t_list)
+        masks = list(mask_list)
+        inputs.insert(RECURRENT_SLOT, last_out)
+        masks.insert(RECURRENT_SLOT, mask_list[RECURRENT_SLOT - 1])
+        # one batched pass (WARN's instance norm is per sample, so this equals seven separate calls)
+        outs = self.warn(torch.cat(inputs, 0), torch.cat(masks, 0)).split(last_out.shape[0], 0)
         return torch.cat(outs, 1)
 
     def forward_details(self, x_t: torch.Tensor, lab_0: torch.Tensor, feature_0: Sequence[torch.Tensor],
