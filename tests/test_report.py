@@ -78,6 +78,7 @@ def test_report_files_and_tables(report):
     assert "n/a" in gray_row  # LPIPS without a backbone
     assert "lpips: n/a — LPIPS backbone alexnet-owt-7be5be79.pth not found" in md
     assert "git commit:" in md and "data hashes" in md
+    assert '- output lightness: `{"gray": "BT.601 luma (the gray input itself)", "shift": "not recorded"}`' in md
     with open(report / "per_video.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["method"], r["video"]) for r in rows} == {(m, v) for m in ("gray", "shift") for v in ("car-shadow", "dog")}
@@ -153,3 +154,12 @@ def test_header_records_the_saliency_setting_and_what_each_clip_used(report, tmp
     assert saliency_backend(config, tmp_path) == ("method auto, fallback spectral_residual; "
                                                   "used: bmx=spectral_residual, dog=masks")
     assert saliency_backend({"profile": "demo"}, tmp_path) == "not configured"
+
+
+def test_output_lightness_names_what_each_method_wrote():
+    from svcnet.evaluate.report_data import output_lightness
+
+    assert output_lightness("svcnet", {"lightness": "input"}) == "input (each frame's own Lab L)"
+    assert output_lightness("cpnet", {"lightness": "official"}) == "official (BT.601 luma as Lab L)"
+    assert output_lightness("levin", {}) == "YIQ luma of the input (kept)"
+    assert output_lightness("cpnet", {}) == "not recorded"

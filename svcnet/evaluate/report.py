@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps
-from svcnet.evaluate.report_data import EvalRun, data_hashes, git_commit, saliency_backend, weights_used
+from svcnet.evaluate.report_data import (EvalRun, data_hashes, git_commit, output_lightness, saliency_backend,
+                                         weights_used)
 from svcnet.evaluate.report_training import HEADER as TRAIN_HEADER
 from svcnet.evaluate.report_training import TrainingRun
 
@@ -175,6 +176,7 @@ def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None =
         "flow_backend": {r.method: r.summary.get("flow") for r in runs},
         "saliency_backend": saliency_backend(config),
         "weights": {r.method: weights_used(r.summary["pred"]) for r in runs},
+        "lightness": {r.method: output_lightness(r.method, weights_used(r.summary["pred"])) for r in runs},
         "lpips": {r.method: r.summary.get("lpips") for r in runs},
         "not_available": {f"{r.method}/{r.dataset}": r.summary.get("not_available", {}) for r in runs},
         "versions": runs[0].summary.get("versions", {}),
@@ -232,6 +234,7 @@ def _markdown(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
     buf.write(f"- data hashes (sha256/16 of each video's frames): `{json.dumps(header['data_hashes'])}`\n")
     buf.write(f"- flow backend: `{json.dumps(header['flow_backend'])}`\n")
     buf.write(f"- saliency backend: `{header['saliency_backend']}`\n")
+    buf.write(f"- output lightness: `{json.dumps(header['lightness'])}`\n")
     buf.write(f"- weights: `{json.dumps(header['weights'], default=str)}`\n\n")
     buf.write("Protocol: metrics/README.md (first frame excluded, frame-weighted means, warping error and CDC per "
               "video then averaged).\n\n## Main table\n\n")
@@ -251,7 +254,8 @@ def _html(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
     imgs = "".join(f'<figure><img src="{html.escape(s)}" alt="{html.escape(a)}"><figcaption>{html.escape(a)}'
                    f"</figcaption></figure>" for s, a in gifs + images)
     prov = html.escape(json.dumps({k: header[k] for k in ("git_commit", "data_hashes", "flow_backend",
-                                                          "saliency_backend", "weights", "versions")},
+                                                          "saliency_backend", "weights", "lightness",
+                                                          "versions")},
                                   indent=2, default=str))
     cfg = html.escape(json.dumps(header["config"], indent=2, default=str))
     return f"""<!DOCTYPE html>
@@ -262,7 +266,8 @@ figure{{display:inline-block;margin:0.5em}}img{{max-width:100%}}pre{{background:
 </head><body>
 <h1>svcnet results</h1>
 <p>git commit <code>{html.escape(header['git_commit'])}</code>, profile
-<code>{html.escape(str(header['config'].get('profile', '?')))}</code></p>
+<code>{html.escape(str(header['config'].get('profile', '?')))}</code>; output lightness
+<code>{html.escape(json.dumps(header['lightness']))}</code></p>
 <h2>Main table</h2>
 {html_table(*main_t)}
 <h2>Lab (ab) and 256p variants</h2>

@@ -85,6 +85,17 @@ def weights_used(pred_root: str | Path) -> dict[str, object]:
     return {}
 
 
+BASELINE_LIGHTNESS = {"gray": "BT.601 luma (the gray input itself)", "levin": "YIQ luma of the input (kept)"}
+
+
+def output_lightness(method: str, used: dict[str, object]) -> str:
+    """The lightness a method's frames carry: the baselines' own, else what its metadata.json recorded."""
+    if method in BASELINE_LIGHTNESS:
+        return BASELINE_LIGHTNESS[method]
+    return {"input": "input (each frame's own Lab L)", "official": "official (BT.601 luma as Lab L)"}.get(
+        str(used.get("lightness")), "not recorded")
+
+
 def saliency_backend(config: dict | None, root: str | Path = ".") -> str:
     """The config's saliency setting and, where the training clips' maps exist (``data/<profile>/saliency/train``,
     as both DAGs write them), the method each clip actually used."""
