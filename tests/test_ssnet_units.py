@@ -195,3 +195,27 @@ def test_corrnet_batch1_reference_broadcasts_over_frames():
     rep = net.forward_details(x_t, ib_lab.expand(2, -1, -1, -1), [f.expand(2, -1, -1, -1) for f in feats])
     assert both.warped_0.shape == (2, 2, 32, 48) and both.similarity.shape == (2, 1, 32, 48)
     assert torch.allclose(both.nonlocal_lab, rep.nonlocal_lab, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Conversion from CIE-LAB")  # random Lab values outside the sRGB gamut
+def test_reference_embedding_is_computed_once_per_reference_and_changes_nothing(monkeypatch):
+    from svcnet.models.corrnet import ReferenceFeatures
+
+    torch.manual_seed(0)
+    corr = SSNet(sr_scales=(2,)).eval().corr
+    x1, x2 = torch.rand(1, 1, 32, 48) * 100 - 50, torch.rand(1, 1, 32, 48) * 100 - 50
+    lab_0 = torch.rand(1, 3, 32, 48) * 50
+    plain = corr.reference_features(torch.rand(1, 3, 32, 48))
+    memo = ReferenceFeatures(plain)
+    calls = []
+    real = corr.nonlocal_net.embed_reference
+    monkeypatch.setattr(corr.nonlocal_net, "embed_reference", lambda f: calls.append(1) or real(f))
+    with torch.no_grad():
+        for x in (x1, x2):
+            a, b = corr.forward_details(x, lab_0, plain), corr.forward_details(x, lab_0, memo)
+            assert torch.equal(a.nonlocal_lab, b.nonlocal_lab) and torch.equal(a.warped_0, b.warped_0)
+        assert len(calls) == 2 + 1  # the plain list: every frame; the ReferenceFeatures: once
+        corr.nonlocal_net.load_state_dict({k: v * 1.01 for k, v in corr.nonlocal_net.state_dict().items()})
+        changed = corr.forward_details(x1, lab_0, memo)  # new weights: the memo is recomputed
+        assert len(calls) == 4
+        assert torch.equal(changed.nonlocal_lab, corr.forward_details(x1, lab_0, plain).nonlocal_lab)

@@ -158,8 +158,11 @@ class StreamingColorizer:
             build = self.models.reference
             if build is None:
                 from svcnet.models.reference import build_reference as build
+            from svcnet.models.corrnet import ReferenceFeatures
+
             vgg = self.models.ssnet.corr.vggnet
-            self._reference = self.timings.run("reference", lambda: build(l8, ab, vgg))
+            ib_lab, feats = self.timings.run("reference", lambda: build(l8, ab, vgg))
+            self._reference = (ib_lab, ReferenceFeatures(feats))  # CorrNet embeds the reference once per clip
         self._read += 1
 
     def _fill(self, it: Iterator[FrameInput], upto: int) -> None:

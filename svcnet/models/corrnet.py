@@ -70,6 +70,16 @@ class VGG19Features(nn.Module):
         return [out[k] for k in out_keys]
 
 
+class ReferenceFeatures(list):
+    """SSNet's ``feature_0`` (the first frame's VGG19 maps r12…r52, a list) that also keeps CorrNet's embedding of
+    them, so a clip computes it once instead of once per frame. Any other sequence works too, without the memo."""
+
+    def __init__(self, maps: Sequence[torch.Tensor]) -> None:
+        super().__init__(maps)
+        self.memo_key: tuple | None = None
+        self.embedding: torch.Tensor | None = None
+
+
 def _refl_conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
     """ReflectionPad(1) → 3×3 conv (bias) → InstanceNorm → PReLU."""
     return [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3, stride=stride, padding=0), nn.InstanceNorm2d(cout),
@@ -120,16 +130,22 @@ class WarpNet(nn.Module):
         x = x - x.mean(dim=-1, keepdim=True)
         return x / (torch.linalg.vector_norm(x, 2, dim=1, keepdim=True) + _EPS)
 
+    def embed_reference(self, features_b: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The reference side of the correlation (B×256×N): it depends only on the reference and the weights."""
+        return self._centred_unit(self.phi, self._embed(*features_b))
+
     def forward(self, ib_lab: torch.Tensor, features_a: Sequence[torch.Tensor], features_b: Sequence[torch.Tensor],
-                temperature: float = 0.005) -> tuple[torch.Tensor, torch.Tensor]:
-        """``ib_lab``: B×3×H×W reference (L*−50, a*, b*); features: normalised r22, r32, r42, r52 of A and B.
+                temperature: float = 0.005, phi: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``ib_lab``: B×3×H×W reference (L*−50, a*, b*); features: normalised r22, r32, r42, r52 of A and B
+        (``phi`` = :meth:`embed_reference` of B, when already computed, replaces ``features_b``).
 
         Returns (warped Lab B×3×H×W, similarity map B×1×H×W), both nearest-upsampled ×4 from the feature grid.
         """
         _, ch, h, w = ib_lab.shape
         fh, fw = h // 4, w // 4
         theta = self._centred_unit(self.theta, self._embed(*features_a))
-        phi = self._centred_unit(self.phi, self._embed(*features_b))
+        if phi is None:
+            phi = self.embed_reference(features_b)
         f = torch.matmul(theta.transpose(1, 2), phi)  # B×N×N, query (A) positions × reference (B) positions
         b = f.shape[0]  # a batch-1 reference broadcasts over a batch of frames
         similarity = f.max(dim=-1, keepdim=True)[0].view(b, 1, fh, fw)
@@ -193,6 +209,23 @@ class CorrespondenceNet(nn.Module):
     def _unit(feat: torch.Tensor) -> torch.Tensor:
         return feat / (torch.linalg.vector_norm(feat, 2, dim=1, keepdim=True) + _EPS)
 
+    def _reference_embedding(self, features_b: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The non-local net's embedding of the reference; kept on a :class:`ReferenceFeatures` while the weights
+        are unchanged (the official code recomputes it for every frame; the result is the same tensor)."""
+        net = self.nonlocal_net
+
+        def compute() -> torch.Tensor:
+            return net.embed_reference([self._unit(f) for f in features_b[1:]])
+
+        if not isinstance(features_b, ReferenceFeatures):
+            return compute()
+        if torch.is_grad_enabled() and any(p.requires_grad for p in net.parameters()):
+            return compute()  # a trainable non-local net: no memo, gradients must flow
+        key = (id(net), tuple(p._version for p in net.parameters()))
+        if features_b.memo_key != key:
+            features_b.memo_key, features_b.embedding = key, compute()
+        return features_b.embedding
+
     def reference_features(self, rgb: torch.Tensor) -> list[torch.Tensor]:
         """VGG19 features r12…r52 of an RGB image in [0,1] (Caffe preprocessing), as SSNet's ``feature_0``."""
         return self.vggnet(rgb, FEATURE_KEYS, preprocess=True)
@@ -206,8 +239,8 @@ class CorrespondenceNet(nn.Module):
         with torch.no_grad():
             feats_a = self.vggnet(gray_rgb, FEATURE_KEYS, preprocess=True)
         fa = [self._unit(f) for f in feats_a[1:]]
-        fb = [self._unit(f) for f in features_b[1:]]
-        nonlocal_lab, similarity = self.nonlocal_net(ib_lab, fa, fb, temperature=temperature)
+        phi = self._reference_embedding(features_b)
+        nonlocal_lab, similarity = self.nonlocal_net(ib_lab, fa, (), temperature=temperature, phi=phi)
 
         l_np = x_t.detach().to("cpu", torch.float32).numpy()
         lab_np = nonlocal_lab.detach().to("cpu", torch.float32).numpy()

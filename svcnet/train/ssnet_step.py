@@ -91,6 +91,7 @@ class SSNetStep(TrainStep):
         return flow
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        from svcnet.models.corrnet import ReferenceFeatures
         from svcnet.models.reference import build_reference
 
         l, ab, xl = batch["l"].float(), batch["ab"].float(), batch["xl"].float()
@@ -99,6 +100,7 @@ class SSNetStep(TrainStep):
         flow = self._flows(batch, l)
         with torch.no_grad():
             lab_0, feature_0 = build_reference(l[:, 0], p[:, 0].detach(), self.ssnet.corr.vggnet)
+        feature_0 = ReferenceFeatures(feature_0)  # the frozen CorrNet embeds the window's reference once, not 7 times
         seq = palindrome(t)
         half = t // 2
         zero = l.new_zeros(())
