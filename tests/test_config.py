@@ -138,11 +138,11 @@ class _Section:
 
 def test_section_as_builds_nested_frozen_dataclasses(tmp_path):
     data = base()
-    data["infer"] = {"name": "x", "inner": {"steps": 3}, "sizes": [1, 2]}
+    data["report"] = {"name": "x", "inner": {"steps": 3}, "sizes": [1, 2]}  # an open section of the schema
     cfg = load_config(write(tmp_path, data))
-    sec = cfg.section_as("infer", _Section)
+    sec = cfg.section_as("report", _Section)
     assert sec == _Section(name="x", inner=_Inner(steps=3), sizes=(1, 2))
-    assert cfg.section("report") == {}
+    assert cfg.section("no_such_stage") == {}
     with pytest.raises(ConfigError, match=r"infer: unknown key\(s\) typo"):
         from_mapping(_Section, {"name": "x", "inner": {"steps": 1}, "typo": 1}, where="infer")
     with pytest.raises(ConfigError, match=r"infer.inner.steps: required key is missing"):
