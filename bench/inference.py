@@ -5,10 +5,11 @@ texture written as PNG files, scribbles in the official 448×256 format), and pr
 
 * ``official``: :func:`svcnet.infer.official_loop.official_windowed_loop` — what ``SSNet/test.py`` does: per window
   re-read and preprocess the 7 frames and scribbles, CPNet on all 7, 6 PWC-Net flows one pair at a time, SSNet with
-  all three SR branches (×2, ×4, ×8) of which only ×2 is used.
+  all three SR branches (×2, ×4, ×8) of which only ×2 is used; the networks built as the official code builds them
+  (a separate ``ZeroPad2d`` before each zero-padded convolution).
 * ``streaming``: :class:`svcnet.infer.streaming.StreamingColorizer` with the official edge policy (so both compute
-  exactly the same results; the max abs difference is printed): every file read once, CPNet once per frame, each flow
-  once (batched), SSNet with the ×2 SR branch only.
+  the same results; the max abs difference is printed): every file read once, CPNet once per frame, each flow
+  once (batched on CUDA), SSNet with the ×2 SR branch only, zero padding inside the convolutions.
 
 Frames/s are given for the whole clip and for the steady state (median time between two SSNet frames). Peak memory
 is measured for the streaming loop on a 30- and a 300-frame clip, each in its own process (CUDA: max allocated;
@@ -67,10 +68,14 @@ def synthetic_scribble(i: int, work: tuple[int, int] = WORK, points: int = 40):
 
 
 def build_models(device, seed: int = 0):
-    """Random CPNet, PWC-Net and two SSNets sharing weights: official (×2,×4,×8 SR) and streaming (×2 only)."""
+    """Random networks with shared weights, as ``((cpnet, pwc, ssnet) official, (cpnet, pwc, ssnet) streaming)``:
+    the official ones padded as the official code pads and SSNet with all SR branches, ours with the ×2 branch."""
+    import copy
+
     import torch
 
     from svcnet.infer.models import load_cpnet, load_pwcnet, load_ssnet
+    from svcnet.models.blocks import official_zero_padding
 
     torch.manual_seed(seed)
     cpnet = load_cpnet(None, device)
@@ -78,7 +83,8 @@ def build_models(device, seed: int = 0):
     ssnet_official = load_ssnet(None, device, sr_scales=(2, 4, 8))
     ssnet_stream = load_ssnet(None, device, sr_scales=(2,))
     ssnet_stream.load_state_dict(ssnet_official.state_dict(), strict=True)
-    return cpnet, pwc, ssnet_official, ssnet_stream
+    official = (official_zero_padding(copy.deepcopy(cpnet)), pwc, official_zero_padding(ssnet_official))
+    return official, (cpnet, pwc, ssnet_stream)
 
 
 def _sync(device) -> None:
@@ -116,7 +122,7 @@ def speed(input_size, frames: int, device, models) -> dict:
     from svcnet.infer.run import _frame_inputs
     from svcnet.infer.streaming import InferenceConfig, Models, StreamingColorizer
 
-    cpnet, pwc, ssnet_official, ssnet_stream = models
+    (cpnet_official, pwc, ssnet_official), (cpnet, _, ssnet_stream) = models
     with tempfile.TemporaryDirectory() as tmp:
         fdir, sdir = Path(tmp) / "frames", Path(tmp) / "scribbles"
         for i in range(frames):
@@ -127,7 +133,7 @@ def speed(input_size, frames: int, device, models) -> dict:
 
         def official():
             backend = pwc_backend(pwc)
-            for res in official_windowed_loop(file_loader(fpaths, spaths, WORK), frames, cpnet, ssnet_official,
+            for res in official_windowed_loop(file_loader(fpaths, spaths, WORK), frames, cpnet_official, ssnet_official,
                                               backend.official_pair_flow, device=device):
                 yield res, compose_rgb(res.ab, res.payload)
 
@@ -164,10 +170,11 @@ def _warmup(models, device) -> None:
 
     from svcnet.models.pwcnet import pwc_estimate
 
-    cpnet, pwc, ssnet_official, _ = models
     with torch.no_grad():
         x = torch.rand(1, 1, *WORK, device=device)
-        cpnet(x, torch.rand(1, 2, *WORK, device=device))
+        for cpnet in (models[0][0], models[1][0]):
+            cpnet(x, torch.rand(1, 2, *WORK, device=device))
+        pwc = models[0][1]
         pwc_estimate(pwc, x.expand(-1, 3, -1, -1), x.expand(-1, 3, -1, -1))
     _sync(device)
 
@@ -184,7 +191,7 @@ def memory_child(frames: int, work: tuple[int, int], device_name: str, threads: 
 
     torch.set_num_threads(threads)
     device = torch.device(device_name)
-    cpnet, pwc, _, ssnet = build_models(device)
+    cpnet, pwc, ssnet = build_models(device)[1]
     config = InferenceConfig(work_size=work, edge="mirror")
 
     def inputs():

@@ -1,5 +1,6 @@
-"""Convolution blocks shared by CPNet, WARN, the combination net and the SR net (official module and key layout:
-explicit pad → bias-free conv stored as ``conv2d`` → optional norm → activation)."""
+"""Convolution blocks shared by CPNet, WARN, the combination net and the SR net (official key layout: pad →
+bias-free conv stored as ``conv2d`` → optional norm → activation; zero padding is done inside the convolution, see
+:class:`Conv2dLayer`)."""
 from __future__ import annotations
 
 import torch
@@ -54,10 +55,21 @@ class Conv2dLayer(nn.Module):
         super().__init__()
         if pad_type not in _PADS:
             raise ValueError(f"unsupported pad type {pad_type!r}")
-        self.pad = _PADS[pad_type](padding)
-        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=0, dilation=dilation, bias=False)
+        # Zero padding inside the convolution gives the same numbers as the official ZeroPad2d + conv (checked
+        # bit for bit) without materialising a padded copy of every input; other pads stay separate modules.
+        zero = pad_type == "zero"
+        self.pad = nn.Identity() if zero else _PADS[pad_type](padding)
+        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=padding if zero else 0,
+                                dilation=dilation, bias=False)
         self.norm = make_norm(norm, out_channels)
         self.activation = make_activation(activation)
+
+    def use_explicit_zero_pad(self) -> None:
+        """Pad with a separate ``ZeroPad2d`` module as the official code does (same numbers, slower; for
+        benchmarking the official procedure)."""
+        if isinstance(self.pad, nn.Identity) and self.conv2d.padding != (0, 0):
+            self.pad = nn.ZeroPad2d(self.conv2d.padding[1:] * 2 + self.conv2d.padding[:1] * 2)
+            self.conv2d.padding = (0, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv2d(self.pad(x))
@@ -66,6 +78,15 @@ class Conv2dLayer(nn.Module):
         if self.activation is not None:
             x = self.activation(x)
         return x
+
+
+def official_zero_padding(net: nn.Module) -> nn.Module:
+    """``net`` with every zero-padded :class:`Conv2dLayer` padding through a separate ``ZeroPad2d`` as in the
+    official code (in place; returns ``net``)."""
+    for module in net.modules():
+        if isinstance(module, Conv2dLayer):
+            module.use_explicit_zero_pad()
+    return net
 
 
 class TransposeConv2dLayer(nn.Module):
