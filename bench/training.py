@@ -3,12 +3,14 @@
 Same network, initial weights, batch and data (a packed clip set) for both; each variant runs in its own process
 (so peak memory is its own) and the ratios are printed side by side from one run of this script:
 
-* ``official``: what ``CPNet/trainer.py`` / ``SSNet/trainer.py`` do per iteration — fp32, contiguous tensors, a
-  shuffled DataLoader, tensors moved to the device one by one, ``zero_grad`` filling zeros, ``loss.item()`` printed
-  every iteration; SSNet computes all three SR branches (×2, ×4, ×8) as the official forward does.
-* ``ours``: :class:`svcnet.train.loop.TrainLoop` as ``svcnet train`` runs it — AMP (bf16/fp16) and channels_last on
-  CUDA, cuDNN autotuning, pinned memory, ``set_to_none``, only the ×2 SR branch SSNet returns, NaN checks, CSV and
-  TensorBoard logs and checkpoint-free timing (checkpoints are written only at the end).
+* ``official``: what ``CPNet/trainer.py`` / ``SSNet/trainer.py`` do per iteration, with the official layers (a
+  ``ZeroPad2d`` module before each zero-padded convolution) — fp32, contiguous tensors, a shuffled DataLoader,
+  tensors moved to the device one by one, ``zero_grad`` filling zeros, ``loss.item()`` printed every iteration;
+  SSNet computes all three SR branches (×2, ×4, ×8) as the official forward does.
+* ``ours``: :class:`svcnet.train.loop.TrainLoop` as ``svcnet train`` runs it — zero padding inside the
+  convolutions, AMP (bf16/fp16) and channels_last on CUDA, cuDNN autotuning, pinned memory, ``set_to_none``, only
+  the ×2 SR branch SSNet returns, NaN checks, CSV and TensorBoard logs and checkpoint-free timing (checkpoints are
+  written only at the end).
 
 Usage: ``python bench/training.py [--net cpnet|ssnet|both] [--device auto|cpu|cuda] [--iterations 20] [--warmup 3]
 [--size 256 448] [--batch 4] [--data data/demo/train.lmdb]``. Prints it/s, peak memory (CUDA: max allocated;
@@ -53,6 +55,10 @@ def _build(net: str, args, seed: int = 0):
     from svcnet.train.scribble_fns import image_scribble_fn, window_scribble_fn
     from svcnet.train.settings import ScribbleSettings
 
+    from svcnet.models.blocks import official_zero_padding
+
+    # the official networks pad with a separate ZeroPad2d before each convolution; ours pad inside it (same numbers)
+    layers = official_zero_padding if args.variant == "official" else (lambda module: module)
     torch.manual_seed(seed)
     size = tuple(args.size)
     if net == "cpnet":
@@ -61,7 +67,7 @@ def _build(net: str, args, seed: int = 0):
         from svcnet.train.cpnet_step import CPNetTrainStep
 
         ds = CPNetImages(args.data, size, image_scribble_fn(ScribbleSettings()), seed=seed)
-        return CPNetTrainStep(CPNet(), lr=5e-5), ds
+        return CPNetTrainStep(layers(CPNet()), lr=5e-5), ds
     from svcnet.models.cpnet import CPNet
     from svcnet.models.ssnet import SSNet
     from svcnet.train.init_weights import official_normal_init
@@ -73,7 +79,7 @@ def _build(net: str, args, seed: int = 0):
     official_normal_init(ssnet)
     ds = SSNetWindows(args.data, size, window_scribble_fn(ScribbleSettings()), seed=seed, flow="dis",
                       flow_direction="aligned")
-    return SSNetStep(CPNet(), ssnet, lr_ssnet=5e-5, lr_cpnet=1e-6, lambda_sr=0.0), ds
+    return SSNetStep(layers(CPNet()), layers(ssnet), lr_ssnet=5e-5, lr_cpnet=1e-6, lambda_sr=0.0), ds
 
 
 def _official_loop(step, ds, args, device) -> float:
