@@ -170,11 +170,11 @@ def _warmup(models, device) -> None:
 
     from svcnet.models.pwcnet import pwc_estimate
 
+    (cpnet_official, pwc, _), (cpnet, _, _) = models
     with torch.no_grad():
         x = torch.rand(1, 1, *WORK, device=device)
-        for cpnet in (models[0][0], models[1][0]):
-            cpnet(x, torch.rand(1, 2, *WORK, device=device))
-        pwc = models[0][1]
+        for net in (cpnet_official, cpnet):
+            net(x, torch.rand(1, 2, *WORK, device=device))
         pwc_estimate(pwc, x.expand(-1, 3, -1, -1), x.expand(-1, 3, -1, -1))
     _sync(device)
 

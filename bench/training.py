@@ -52,10 +52,9 @@ def _build(net: str, args, seed: int = 0):
     """(TrainStep, dataset) with fixed initial weights for ``net``."""
     import torch
 
+    from svcnet.models.blocks import official_zero_padding
     from svcnet.train.scribble_fns import image_scribble_fn, window_scribble_fn
     from svcnet.train.settings import ScribbleSettings
-
-    from svcnet.models.blocks import official_zero_padding
 
     # the official networks pad with a separate ZeroPad2d before each convolution; ours pad inside it (same numbers)
     layers = official_zero_padding if args.variant == "official" else (lambda module: module)
