@@ -5,7 +5,8 @@ from pathlib import Path
 
 import typer
 
-train_app = typer.Typer(help="Train CPNet (stage 1 images, stage 2 video frames) and SSNet (joint, 7-frame windows).",
+train_app = typer.Typer(help="Train CPNet (stage 1 images, stage 2 video frames) and SSNet (WARN warm-up, then joint "
+                        "training on 7-frame windows).",
                         no_args_is_help=True)
 
 _CONFIG = typer.Option(None, "--config", "-c", help="Config file(s) (default config/config.yaml); section `train:`.")
@@ -72,13 +73,15 @@ def train_cpnet_cmd(
 @train_app.command("ssnet")
 def train_ssnet_cmd(
     data: Path = typer.Option(..., "--data", help="Packed training clips (data/<profile>/train.lmdb)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder; OUT/ssnet.pth and OUT/cpnet.pth (fine-tuned)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder; OUT/ssnet.pth, OUT/cpnet.pth (fine-tuned), OUT/warn/warn.pth (warm-up)."),
     cpnet: Path = typer.Option(None, "--cpnet", help="CPNet to start from (default: train.init.cpnet)."),
     config: list[Path] = _CONFIG, profile: str = _PROFILE, resume: bool = _RESUME, device: str = _DEVICE,
     amp: str = _AMP, iterations: int = _ITERS, stop_after: int = _STOP, save_every: int = _SAVE,
     progress: bool = _PROGRESS,
 ) -> None:
-    """SSNet joint training on 7-frame windows (CPNet fine-tuned at its own learning rate)."""
+    """SSNet joint training on 7-frame windows (CPNet fine-tuned at its own learning rate), after the WARN warm-up
+    (train.warn, into OUT/warn/) unless train.init.warn gives WARN's weights. --iterations, --stop-after and
+    --save-every apply to the joint training."""
     from svcnet.train.distributed import shutdown_distributed
     from svcnet.train.stages import data_path, train_ssnet
 

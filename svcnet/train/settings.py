@@ -1,4 +1,5 @@
-"""The ``train:`` section of config/config.yaml as frozen dataclasses (stages ``cpnet1``, ``cpnet2``, ``ssnet``)."""
+"""The ``train:`` section of config/config.yaml as frozen dataclasses (stages ``cpnet1``, ``cpnet2``, ``warn``
+(WARN warm-up) and ``ssnet``)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 
 from svcnet.errors import ConfigError
 
-STAGES = ("cpnet1", "cpnet2", "ssnet")
+STAGES = ("cpnet1", "cpnet2", "warn", "ssnet")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class TrainSettings:
     scribbles: ScribbleSettings = field(default_factory=ScribbleSettings)
     cpnet1: StageSettings = field(default_factory=StageSettings)
     cpnet2: StageSettings = field(default_factory=StageSettings)
+    warn: StageSettings = field(default_factory=StageSettings)  # WARN warm-up before SSNet (when init.warn is null)
     ssnet: StageSettings = field(default_factory=StageSettings)
 
     def stage(self, name: str) -> StageSettings:

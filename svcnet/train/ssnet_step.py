@@ -32,6 +32,28 @@ def visibility_mask(l_warped: torch.Tensor, l_centre: torch.Tensor, mask_para: f
     return torch.exp(-mask_para * (3.0 * (l_warped - l_centre)) ** 2)
 
 
+def window_flows_fn(batch: Mapping[str, torch.Tensor], l: torch.Tensor, flow_fn: FlowFn | None
+                    ) -> Callable[[int, int], torch.Tensor]:
+    """flow(a, b): the flow that warps window frame a onto frame b (zero for a == b), from the batch's precomputed
+    ``flows`` (DIS, in the data workers) or, lazily and cached, from ``flow_fn`` on the replicated lightness."""
+    if "flows" in batch:
+        flows = batch["flows"].float()
+        return lambda a, b: flows[:, a, b]
+    if flow_fn is None:
+        raise ValueError("no flows in the batch and no flow network given")
+    cache: dict[tuple[int, int], torch.Tensor] = {}
+
+    def flow(a: int, b: int) -> torch.Tensor:
+        if a == b:
+            return l.new_zeros(l.shape[0], 2, *l.shape[-2:])
+        if (a, b) not in cache:
+            with torch.no_grad():
+                cache[(a, b)] = flow_fn(l[:, a].expand(-1, 3, -1, -1), l[:, b].expand(-1, 3, -1, -1)).float()
+        return cache[(a, b)]
+
+    return flow
+
+
 class SSNetStep(TrainStep):
     """CPNet + SSNet with the official joint-training loss (plus the optional terms above)."""
 
@@ -71,25 +93,6 @@ class SSNetStep(TrainStep):
             ab, _ = self.cpnet(l.flatten(0, 1), scribble.flatten(0, 1))
         return ab.float().view(b, t, *ab.shape[1:])
 
-    def _flows(self, batch: Mapping[str, torch.Tensor], l: torch.Tensor) -> Callable[[int, int], torch.Tensor]:
-        """flow(a, b): the flow that warps frame a onto frame b (zero for a == b)."""
-        if "flows" in batch:
-            flows = batch["flows"].float()
-            return lambda a, b: flows[:, a, b]
-        if self.flow_fn is None:
-            raise ValueError("no flows in the batch and no flow network given")
-        cache: dict[tuple[int, int], torch.Tensor] = {}
-
-        def flow(a: int, b: int) -> torch.Tensor:
-            if a == b:
-                return l.new_zeros(l.shape[0], 2, *l.shape[-2:])
-            if (a, b) not in cache:
-                with torch.no_grad():
-                    cache[(a, b)] = self.flow_fn(l[:, a].expand(-1, 3, -1, -1), l[:, b].expand(-1, 3, -1, -1)).float()
-            return cache[(a, b)]
-
-        return flow
-
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         from svcnet.models.corrnet import ReferenceFeatures
         from svcnet.models.reference import build_reference
@@ -97,7 +100,7 @@ class SSNetStep(TrainStep):
         l, ab, xl = batch["l"].float(), batch["ab"].float(), batch["xl"].float()
         t = l.shape[1]
         p = self._cpnet_all(l, batch["scribble"].float())
-        flow = self._flows(batch, l)
+        flow = window_flows_fn(batch, l, self.flow_fn)
         with torch.no_grad():
             lab_0, feature_0 = build_reference(l[:, 0], p[:, 0].detach(), self.ssnet.corr.vggnet)
         feature_0 = ReferenceFeatures(feature_0)  # the frozen CorrNet embeds the window's reference once, not 7 times

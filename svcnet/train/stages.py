@@ -122,10 +122,11 @@ def train_cpnet(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, re
 
 
 # ------------------------------------------------------------------------------------------------------------ SSNet
-def build_ssnet(ts: TrainSettings, st: StageSettings) -> torch.nn.Module:
+def build_ssnet(ts: TrainSettings, st: StageSettings, warn_from: Path | None = None) -> torch.nn.Module:
     """SSNet as the official trainer starts it: every conv N(0, 0.02), then WARN, SR, CorrNet VGG19 and non-local
-    net from their files when given. WARN is frozen only when its weights are given (else trained jointly); CorrNet
-    is always frozen (its WLS/uint8 post-filter passes no gradient)."""
+    net from their files when given (WARN: ``warn_from``, the warm-up's result, else ``train.init.warn``). WARN is
+    frozen when its weights are given (else trained jointly); CorrNet is always frozen (its WLS/uint8 post-filter
+    passes no gradient)."""
     from svcnet.models.ssnet import SSNet
 
     net = SSNet(sr_scales=(2,), freeze_pretrained=False)
@@ -134,17 +135,17 @@ def build_ssnet(ts: TrainSettings, st: StageSettings) -> torch.nn.Module:
     for name, module, key in (("warn", net.warn, None), ("srnet", net.srnet, None),
                               ("corrnet_vgg19", net.corr.vggnet, None), ("corrnet_nonlocal", net.corr.nonlocal_net,
                                                                          None)):
-        path = resolve_init(name, getattr(ts.init, name))
+        path = warn_from if name == "warn" and warn_from is not None else resolve_init(name, getattr(ts.init, name))
         if path is not None:
             load_into(module, path, f"ssnet: {name}", key=key)
         else:
             log.info("init: ssnet: %s not given (train.init.%s): starts from N(0, 0.02)%s", name, name,
-                     {"warn": " and is trained jointly",
+                     {"warn": " and is trained jointly (train.warn.duration 0: no warm-up)",
                       "srnet": " and is trained by the SR loss (lambda_sr)",
                       "corrnet_vgg19": " and stays frozen (the long-range branch is then uninformative)",
                       "corrnet_nonlocal": " and stays frozen (the long-range branch is then uninformative)"}[name])
     net.corr.requires_grad_(False)
-    if ts.init.warn:
+    if ts.init.warn or warn_from is not None:
         net.warn.requires_grad_(False)
     if not ts.init.srnet and st.lambda_sr <= 0:
         raise ConfigError("train.ssnet: the SR net has no pre-trained weights (train.init.srnet) and lambda_sr is 0: "
@@ -177,20 +178,15 @@ def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir:
     if cp is None:
         raise ConfigError("SSNet training needs a CPNet: train one first (svcnet train cpnet) and pass --cpnet, or "
                           "set train.init.cpnet")
+    warn_from = None
+    if not ts.init.warn and ts.warn.duration > 0:
+        run_only = {k: overrides[k] for k in ("amp", "progress") if k in overrides}
+        warm = train_warn(ts, data, out_dir / "warn", info, resume=resume, **run_only)
+        warn_from = warm.weights.get("warn", out_dir / "warn" / "warn.pth")
     seed_everything(ts.seed)
     cpnet = build_cpnet(ts, Path(cp), "ssnet")
-    ssnet = build_ssnet(ts, st)
-    backend = flow_backend_name(ts, st)
-    flow_fn = None
-    if backend == "pwcnet":
-        from svcnet.models.pwcnet import PWCNet, pwc_estimate
-
-        pwc = PWCNet()
-        load_into(pwc, resolve_init("pwcnet", ts.init.pwcnet), "ssnet: PWC-Net (frozen)", key="state_dict")
-        pwc.requires_grad_(False).eval()
-        flow_fn = _PwcFlow(pwc, pwc_estimate)
-    direction = "official" if backend == "pwcnet" else "aligned"
-    log.info("ssnet: flows from %s (%s convention, as svcnet.infer.flow)", backend, direction)
+    ssnet = build_ssnet(ts, st, warn_from)
+    backend, direction, flow_fn = _window_flow(ts, st, "ssnet")
     ds = SSNetWindows(data, st.size, window_scribble_fn(ts.scribbles), seed=ts.seed, window=st.window, crop=st.crop,
                       with_sr=st.lambda_sr > 0, flow="dis" if backend == "dis" else "net", flow_direction=direction)
     step = SSNetStep(cpnet, ssnet, lr_ssnet=st.lr, lr_cpnet=st.lr_cpnet, lambda_l1=st.lambda_l1,
@@ -205,6 +201,53 @@ def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir:
     log.info("SSNet joint training: %d clips from %s, size %s, %d iterations (%s)", len(ds), data, st.size,
              ls.iterations, f"{st.duration} {st.unit}s")
     return TrainLoop(step, ds, ls, out_dir, info, title="SSNet joint training", meta=meta).run(resume)
+
+
+def _window_flow(ts: TrainSettings, st: StageSettings, stage: str) -> tuple[str, str, Any]:
+    """(backend, direction, flow_fn) of a window stage: PWC-Net (frozen, run in the step) or DIS (in the data
+    workers, flow_fn None); the direction is svcnet.infer.flow's for that backend."""
+    backend = flow_backend_name(ts, st)
+    flow_fn = None
+    if backend == "pwcnet":
+        from svcnet.models.pwcnet import PWCNet, pwc_estimate
+
+        pwc = PWCNet()
+        load_into(pwc, resolve_init("pwcnet", ts.init.pwcnet), f"{stage}: PWC-Net (frozen)", key="state_dict")
+        pwc.requires_grad_(False).eval()
+        flow_fn = _PwcFlow(pwc, pwc_estimate)
+    direction = "official" if backend == "pwcnet" else "aligned"
+    log.info("%s: flows from %s (%s convention, as svcnet.infer.flow)", stage, backend, direction)
+    return backend, direction, flow_fn
+
+
+def train_warn(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, resume: bool = False,
+               **overrides: Any) -> TrainResult:
+    """WARN warm-up (:mod:`svcnet.train.warn_step`) on the 7-frame windows of ``data``; ``out_dir/warn.pth``."""
+    from svcnet.models.warn import WarpArtifactRemovalNet
+    from svcnet.train.scribble_fns import window_scribble_fn
+    from svcnet.train.ssnet_data import SSNetWindows
+    from svcnet.train.warn_step import WarnWarmupStep
+
+    st = ts.warn
+    backend, direction, flow_fn = _window_flow(ts, st, "warn")
+    ds = SSNetWindows(data, st.size, window_scribble_fn(ts.scribbles), seed=ts.seed, window=ts.ssnet.window,
+                      crop=st.crop, flow="dis" if backend == "dis" else "net", flow_direction=direction)
+    seed_everything(ts.seed)
+    warn = WarpArtifactRemovalNet()
+    official_normal_init(warn)
+    torch.nn.init.zeros_(warn.up3.conv2d.weight)  # output = input − tanh(0): WARN starts as the identity
+    log.info("init: warn: every conv N(0, 0.02) but the last, zero (WARN starts as the identity); warm-up: "
+             "neighbours' ground-truth ab warped onto the centre frame -> its ab (the official warm-up code is "
+             "unpublished)")
+    step = WarnWarmupStep(warn, lr=st.lr, mask_para=st.mask_para, flow_fn=flow_fn)
+    if flow_fn is not None:
+        step.pwc = flow_fn.net
+    ls = loop_settings(ts, st, len(ds), info, **overrides)
+    meta = {"stage": "warn", "data": str(data), "clips": len(ds), "size": list(st.size), "crop": list(st.crop),
+            "flow": f"{backend} ({direction})"}
+    log.info("WARN warm-up: %d clips from %s, size %s, %d iterations (%s)", len(ds), data, st.size, ls.iterations,
+             f"{st.duration} {st.unit}s")
+    return TrainLoop(step, ds, ls, out_dir, info, title="WARN warm-up", meta=meta).run(resume)
 
 
 class _PwcFlow:

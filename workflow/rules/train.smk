@@ -1,4 +1,5 @@
-# Training: CPNet (stage 1 images, stage 2 video frames) -> SSNet (joint, 7-frame windows), on the packed train split.
+# Training: CPNet (stage 1 images, stage 2 video frames) -> SSNet (WARN warm-up unless train.init.warn is given, then
+# joint training on 7-frame windows), on the packed train split.
 # Outputs: results/<profile>/train/{cpnet,ssnet}/ (weights in the official layout, log.csv, loss.png, tensorboard/).
 # Checkpoints live in <out>/<stage>/checkpoints/ (not declared outputs), so a re-run after an interruption resumes
 # (--resume continues only when the settings are unchanged; otherwise training starts over).
@@ -41,7 +42,8 @@ rule train_ssnet:
         config=SVCNET_CONFIG,
         out=lambda w, output: os.path.dirname(output.ssnet),
         settings=settings(
-            ("train", "init"), ("train", "scribbles"), ("train", "ssnet"), ("train", "seed"), ("train", "amp"),
+            ("train", "init"), ("train", "scribbles"), ("train", "warn"), ("train", "ssnet"), ("train", "seed"),
+            ("train", "amp"),
             ("train", "device"), ("train", "deterministic"),
         ),
     log:
