@@ -106,3 +106,27 @@ def test_given_warn_weights_skip_the_warm_up(lmdb, tmp_path):
     assert not (tmp_path / "out" / "warn").exists()
     ssnet, given_w = load_weights(tmp_path / "out" / "ssnet.pth"), load_weights(given)
     assert all(torch.equal(ssnet[f"warn.{k}"], v) for k, v in given_w.items())
+
+
+def test_resume_after_the_warm_up_keeps_it_and_continues_ssnet(lmdb, tmp_path):
+    from svcnet.models.checkpoint import save_official
+    from svcnet.models.cpnet import CPNet
+    from svcnet.train.checkpoints import load_weights
+    from svcnet.train.stages import train_ssnet
+
+    torch.set_num_threads(1)
+    torch.manual_seed(2)
+    cp_path = save_official(CPNet(), tmp_path / "cpnet_start.pth")
+    warm = StageSettings(unit="iteration", duration=3, size=(32, 48), crop=(64, 96), lr=1e-3)
+    st = StageSettings(unit="iteration", duration=2, size=(32, 48), crop=(64, 96), lr_cpnet=0.0, lambda_sr=1.0,
+                       save_every=1)
+    ts = TrainSettings(num_workers=0, warn=warm, ssnet=st)
+    out = tmp_path / "out"
+    first = train_ssnet(ts, lmdb, cp_path, out, DistInfo(), progress=False, stop_after=1)
+    assert not first.completed and (out / "warn" / "warn.pth").is_file()
+    warn_before = load_weights(out / "warn" / "warn.pth")
+    second = train_ssnet(ts, lmdb, cp_path, out, DistInfo(), progress=False, resume=True)
+    assert second.completed and second.start_iteration == 1 and second.iteration == 2
+    warn_after = load_weights(out / "warn" / "warn.pth")
+    assert all(torch.equal(warn_after[k], v) for k, v in warn_before.items())  # the finished warm-up is not redone
+    assert len((out / "warn" / "log.csv").read_text().splitlines()) == 1 + 3
