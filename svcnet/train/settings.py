@@ -41,7 +41,7 @@ class StageSettings:
     batch_size: int = 1  # per process
     size: tuple[int, ...] = (256, 448)  # network input H, W
     crop: tuple[int, ...] = ()  # region (H, W) cut from each packed frame before resizing to `size`; () = whole frame
-    lr: float = 1e-4  # CPNet lr (cpnet1/cpnet2), SSNet lr (ssnet)
+    lr: float = 1e-4  # CPNet lr (cpnet1/cpnet2), WARN lr (warn), SSNet lr (ssnet)
     lr_cpnet: float = 1e-6  # ssnet only: CPNet fine-tuned jointly at this lr (0 = CPNet frozen)
     lr_step: int = 0
     lr_gamma: float = 0.5
