@@ -1,6 +1,7 @@
 """The training stages, from config to finished weights: CPNet stage 1 (images), CPNet stage 2 (video frames),
-the WARN warm-up and SSNet joint training. Each builds its networks, says in the log where their weights come from, and runs the shared
-:class:`~svcnet.train.loop.TrainLoop` into its own folder (checkpoints, logs, final ``<network>.pth``)."""
+the WARN warm-up and SSNet joint training. Each builds its networks, says in the log where their weights come from,
+and runs the shared :class:`~svcnet.train.loop.TrainLoop` into its own folder (checkpoints, logs, final
+``<network>.pth``)."""
 from __future__ import annotations
 
 import logging
