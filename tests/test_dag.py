@@ -29,6 +29,8 @@ TEST_SETTINGS = {
                          "log_every": 1},
               "cpnet2": {"unit": "iteration", "duration": 2, "batch_size": 1, "size": [64, 112], "save_every": 0,
                          "log_every": 1},
+              "warn": {"unit": "iteration", "duration": 1, "batch_size": 1, "size": [64, 112], "save_every": 0,
+                       "log_every": 1},
               "ssnet": {"unit": "iteration", "duration": 1, "size": [64, 112], "lr_step": 0, "lambda_sr": 1.0,
                         "save_every": 0, "log_every": 1}},
 }
