@@ -73,7 +73,8 @@ def train_cpnet_cmd(
 @train_app.command("ssnet")
 def train_ssnet_cmd(
     data: Path = typer.Option(..., "--data", help="Packed training clips (data/<profile>/train.lmdb)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder; OUT/ssnet.pth, OUT/cpnet.pth (fine-tuned), OUT/warn/warn.pth (warm-up)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder; OUT/ssnet.pth, OUT/cpnet.pth (fine-tuned), "
+                             "OUT/warn/warn.pth (warm-up)."),
     cpnet: Path = typer.Option(None, "--cpnet", help="CPNet to start from (default: train.init.cpnet)."),
     config: list[Path] = _CONFIG, profile: str = _PROFILE, resume: bool = _RESUME, device: str = _DEVICE,
     amp: str = _AMP, iterations: int = _ITERS, stop_after: int = _STOP, save_every: int = _SAVE,
