@@ -154,14 +154,14 @@ def build_ssnet(ts: TrainSettings, st: StageSettings, warn_from: Path | None = N
     return net
 
 
-def flow_backend_name(ts: TrainSettings, st: StageSettings) -> str:
-    """``pwcnet`` or ``dis`` (``auto``: PWC-Net when its weights are given)."""
+def flow_backend_name(ts: TrainSettings, st: StageSettings, stage: str = "ssnet") -> str:
+    """``pwcnet`` or ``dis`` (``auto``: PWC-Net when its weights are given) for ``train.<stage>.flow``."""
     if st.flow == "auto":
         return "pwcnet" if ts.init.pwcnet else "dis"
     if st.flow not in ("pwcnet", "dis"):
-        raise ConfigError(f"train.ssnet.flow must be auto, pwcnet or dis, not {st.flow!r}")
+        raise ConfigError(f"train.{stage}.flow must be auto, pwcnet or dis, not {st.flow!r}")
     if st.flow == "pwcnet" and not ts.init.pwcnet:
-        raise ConfigError("train.ssnet.flow is pwcnet but train.init.pwcnet is not given (a file or `registry`)")
+        raise ConfigError(f"train.{stage}.flow is pwcnet but train.init.pwcnet is not given (a file or `registry`)")
     return st.flow
 
 
@@ -207,7 +207,7 @@ def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir:
 def _window_flow(ts: TrainSettings, st: StageSettings, stage: str) -> tuple[str, str, Any]:
     """(backend, direction, flow_fn) of a window stage: PWC-Net (frozen, run in the step) or DIS (in the data
     workers, flow_fn None); the direction is svcnet.infer.flow's for that backend."""
-    backend = flow_backend_name(ts, st)
+    backend = flow_backend_name(ts, st, stage)
     flow_fn = None
     if backend == "pwcnet":
         from svcnet.models.pwcnet import PWCNet, pwc_estimate
