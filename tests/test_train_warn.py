@@ -56,6 +56,28 @@ def test_true_flows_align_the_neighbours_and_an_identity_warn_scores_the_plain_w
     assert float(step(batch)["loss_warped"]) > 0.5 * unaligned
 
 
+def test_warm_up_windows_are_the_ssnet_windows_with_only_the_flows_onto_the_centre(lmdb):
+    from svcnet.train.scribble_fns import window_scribble_fn
+    from svcnet.train.settings import ScribbleSettings
+    from svcnet.train.ssnet_data import SSNetWindows
+
+    kw = dict(seed=3, crop=(48, 80), flow="dis", flow_direction="aligned")
+    full = SSNetWindows(lmdb, (32, 48), window_scribble_fn(ScribbleSettings()), **kw)[1]
+    warm = SSNetWindows(lmdb, (32, 48), None, warn_only=True, **kw)[1]
+    assert set(warm) == {"l", "ab", "start", "flows"} and {"scribble", "xl"} <= set(full)
+    for key in ("l", "ab", "start"):
+        assert torch.equal(warm[key], full[key])
+    for a in range(7):
+        for b in range(7):
+            if b == 3:
+                assert torch.equal(warm["flows"][a, b], full["flows"][a, b])
+            else:
+                assert not warm["flows"][a, b].any()
+    assert full["flows"][0, 1].abs().sum() > 0  # the joint-training windows keep all pairs
+    with pytest.raises(ValueError, match="scribble_fn"):
+        SSNetWindows(lmdb, (32, 48), None)
+
+
 def test_warm_up_learns_and_ssnet_starts_from_it_with_warn_frozen(lmdb, tmp_path):
     from svcnet.models.checkpoint import load_official, save_official
     from svcnet.models.cpnet import CPNet

@@ -225,14 +225,13 @@ def train_warn(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, res
                **overrides: Any) -> TrainResult:
     """WARN warm-up (:mod:`svcnet.train.warn_step`) on the 7-frame windows of ``data``; ``out_dir/warn.pth``."""
     from svcnet.models.warn import WarpArtifactRemovalNet
-    from svcnet.train.scribble_fns import window_scribble_fn
     from svcnet.train.ssnet_data import SSNetWindows
     from svcnet.train.warn_step import WarnWarmupStep
 
     st = ts.warn
     backend, direction, flow_fn = _window_flow(ts, st, "warn")
-    ds = SSNetWindows(data, st.size, window_scribble_fn(ts.scribbles), seed=ts.seed, window=ts.ssnet.window,
-                      crop=st.crop, flow="dis" if backend == "dis" else "net", flow_direction=direction)
+    ds = SSNetWindows(data, st.size, None, seed=ts.seed, window=ts.ssnet.window, crop=st.crop,
+                      flow="dis" if backend == "dis" else "net", flow_direction=direction, warn_only=True)
     seed_everything(ts.seed)
     warn = WarpArtifactRemovalNet()
     official_normal_init(warn)
