@@ -97,7 +97,8 @@ class SSNetWindows(Dataset):
         region = random_region(frames[0].shape, self.crop, rng)
         rgbs = [cut_resize(f, region, self.size) for f in frames]
         ls, abs_ = zip(*(rgb_to_l_ab(r) for r in rgbs))
-        item = {"l": torch.from_numpy(np.stack(ls)), "ab": torch.from_numpy(np.stack(abs_)), "start": torch.tensor(start)}
+        item = {"l": torch.from_numpy(np.stack(ls)), "ab": torch.from_numpy(np.stack(abs_)),
+                "start": torch.tensor(start)}
         if not self.warn_only:
             scribbles = self.scribble_fn(rgbs, rng)
             item["scribble"] = torch.from_numpy(np.stack([scribble_ab(s) for s in scribbles]))
