@@ -6,6 +6,7 @@ needs (the unfold gather holds a B×C×81×H×W tensor; the loop one B×C×H×W 
 
 Usage: ``python bench/correlation.py [--device auto|cpu|cuda] [--threads 2] [--repeat 5]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    device = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if a.device == "auto" else a.device))
+    device = torch.device(
+        "cuda" if a.device == "auto" and torch.cuda.is_available() else ("cpu" if a.device == "auto" else a.device)
+    )
     use_cupy = device.type == "cuda" and correlation_cupy.usable()
     print(f"device {device}, threads {a.threads}, CuPy kernel {'yes' if use_cupy else 'no'}")
     for c, h, w in SIZES:
@@ -56,8 +58,10 @@ def main() -> None:
         unfold = timed(unfold_correlation, first, second, repeat=a.repeat, device=device)
         diff = (correlation_torch(first, second) - unfold_correlation(first, second)).abs().max().item()
         mib = c * h * w * 4 / 2**20
-        line = (f"C={c:3d} {h:3d}×{w:3d}: loop {loop:8.2f} ms (+{mib:.1f} MiB)  unfold {unfold:8.2f} ms "
-                f"(+{81 * mib:.1f} MiB)  unfold/loop {unfold / loop:5.2f}×  max|Δ| {diff:.1e}")
+        line = (
+            f"C={c:3d} {h:3d}×{w:3d}: loop {loop:8.2f} ms (+{mib:.1f} MiB)  unfold {unfold:8.2f} ms "
+            f"(+{81 * mib:.1f} MiB)  unfold/loop {unfold / loop:5.2f}×  max|Δ| {diff:.1e}"
+        )
         if use_cupy:
             cu = timed(correlation_cupy.correlation_cupy, first, second, repeat=a.repeat, device=device)
             line += f"  CuPy {cu:7.3f} ms  loop/CuPy {loop / cu:5.1f}×"

@@ -20,9 +20,11 @@ minutes on a CPU.
 Usage: ``python bench/inference.py [--device auto|cpu|cuda] [--frames 16] [--threads 2] [--inputs 256x448,480x854]
 [--memory-frames 30,300] [--memory-size 64x128] [--skip-memory]``. Input sizes are H×W (854×480 video = 480x854).
 """
+
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -51,7 +53,7 @@ def synthetic_frame(i: int, size: tuple[int, int], seed: int = 0):
     scene = cv2.GaussianBlur(rng.uniform(0, 255, (h + 64, w + 1024)).astype(np.float32), (0, 0), 3.0)
     scene = cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
     x, y = (3 * i) % 1024, (i % 32)
-    g = scene[y:y + h, x:x + w]
+    g = scene[y : y + h, x : x + w]
     return np.repeat(g[:, :, None], 3, 2)
 
 
@@ -63,7 +65,7 @@ def synthetic_scribble(i: int, work: tuple[int, int] = WORK, points: int = 40):
     img = np.zeros((*work, 3), np.uint8)
     for _ in range(points):
         y, x = rng.integers(0, work[0] - 4), rng.integers(0, work[1] - 4)
-        img[y:y + 4, x:x + 4] = rng.integers(0, 256, 3)
+        img[y : y + 4, x : x + 4] = rng.integers(0, 256, 3)
     return img
 
 
@@ -108,7 +110,7 @@ def _timed(results, device):
 def _steady(stamps) -> float:
     """Median seconds between consecutive SSNet frames."""
     times = [t for t, s in stamps if s == "ssnet"]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     return statistics.median(gaps) if gaps else float("nan")
 
 
@@ -133,8 +135,14 @@ def speed(input_size, frames: int, device, models) -> dict:
 
         def official():
             backend = pwc_backend(pwc)
-            for res in official_windowed_loop(file_loader(fpaths, spaths, WORK), frames, cpnet_official, ssnet_official,
-                                              backend.official_pair_flow, device=device):
+            for res in official_windowed_loop(
+                file_loader(fpaths, spaths, WORK),
+                frames,
+                cpnet_official,
+                ssnet_official,
+                backend.official_pair_flow,
+                device=device,
+            ):
                 yield res, compose_rgb(res.ab, res.payload)
 
         def streaming():
@@ -156,11 +164,16 @@ def speed(input_size, frames: int, device, models) -> dict:
     max_ab = max(float((a - b).abs().max()) for (_, a, _), (_, b, _) in zip(off, st))
     max_rgb = max(int(abs(a.astype(int) - b.astype(int)).max()) for (_, _, a), (_, _, b) in zip(off, st))
     return {
-        "input": f"{input_size[1]}x{input_size[0]}", "frames": frames,
-        "official_fps": frames / t_off, "streaming_fps": frames / t_st, "speedup": t_off / t_st,
-        "official_steady_s_per_frame": _steady(off_stamps), "streaming_steady_s_per_frame": _steady(st_stamps),
+        "input": f"{input_size[1]}x{input_size[0]}",
+        "frames": frames,
+        "official_fps": frames / t_off,
+        "streaming_fps": frames / t_st,
+        "speedup": t_off / t_st,
+        "official_steady_s_per_frame": _steady(off_stamps),
+        "streaming_steady_s_per_frame": _steady(st_stamps),
         "steady_speedup": _steady(off_stamps) / _steady(st_stamps),
-        "max_abs_diff_ab": max_ab, "max_abs_diff_rgb_uint8": max_rgb,
+        "max_abs_diff_ab": max_ab,
+        "max_abs_diff_rgb_uint8": max_rgb,
     }
 
 
@@ -208,9 +221,14 @@ def memory_child(frames: int, work: tuple[int, int], device_name: str, threads: 
     for res in colorizer.run(inputs()):  # the process peak is reached while the models are built: sample the loop
         n += compose_rgb(res.ab, res.payload) is not None
         loop_peak = max(loop_peak, rss())
-    result = {"frames": n, "seconds": time.perf_counter() - start, "peak_buffer_frames": colorizer.peak_buffer,
-              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-              "rss_before_loop_mb": before, "loop_peak_rss_mb": loop_peak}
+    result = {
+        "frames": n,
+        "seconds": time.perf_counter() - start,
+        "peak_buffer_frames": colorizer.peak_buffer,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_loop_mb": before,
+        "loop_peak_rss_mb": loop_peak,
+    }
     if device.type == "cuda":
         result["cuda_max_allocated_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     print("MEMORY " + json.dumps(result))
@@ -225,8 +243,18 @@ def _current_rss_mb():
 
 
 def memory(frames: int, work, device, threads: int) -> dict:
-    cmd = [sys.executable, __file__, "--memory-child", str(frames), "--memory-size", f"{work[0]}x{work[1]}",
-           "--device", device.type, "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-child",
+        str(frames),
+        "--memory-size",
+        f"{work[0]}x{work[1]}",
+        "--device",
+        device.type,
+        "--threads",
+        str(threads),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MEMORY ")]
     if proc.returncode or not lines:
@@ -241,8 +269,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--inputs", default="256x448,480x854", help="input frame sizes H x W, comma separated")
     p.add_argument("--memory-frames", default="30,300")
-    p.add_argument("--memory-size", default=None, help="working size for the memory runs (default: 256x448 on GPU, "
-                                                       "64x128 on CPU)")
+    p.add_argument(
+        "--memory-size", default=None, help="working size for the memory runs (default: 256x448 on GPU, 64x128 on CPU)"
+    )
     p.add_argument("--skip-memory", action="store_true")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
@@ -259,19 +288,24 @@ def main(argv: list[str] | None = None) -> None:
     device = resolve_device(args.device)
     frames = args.frames or (30 if device.type == "cuda" else 16)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {args.threads} threads"
-    print(f"# inference benchmark: device {device} ({name}), torch {torch.__version__}, random weights (seed 0), "
-          f"working size {WORK[0]}x{WORK[1]}")
+    print(
+        f"# inference benchmark: device {device} ({name}), torch {torch.__version__}, random weights (seed 0), "
+        f"working size {WORK[0]}x{WORK[1]}"
+    )
     report: dict = {"device": str(device), "device_name": name, "speed": [], "memory": {}}
     if not args.skip_speed:
         models = build_models(device)
         for size in args.inputs.split(","):
             r = speed(_size(size), frames, device, models)
             report["speed"].append(r)
-            print(f"input {r['input']:>8} {frames} frames: official {r['official_fps']:.4f} fps, streaming "
-                  f"{r['streaming_fps']:.4f} fps -> speedup x{r['speedup']:.2f} (steady state "
-                  f"{r['official_steady_s_per_frame']:.2f} vs {r['streaming_steady_s_per_frame']:.2f} s/frame, "
-                  f"x{r['steady_speedup']:.2f}); max |diff| ab {r['max_abs_diff_ab']:.2e}, "
-                  f"RGB {r['max_abs_diff_rgb_uint8']}", flush=True)
+            print(
+                f"input {r['input']:>8} {frames} frames: official {r['official_fps']:.4f} fps, streaming "
+                f"{r['streaming_fps']:.4f} fps -> speedup x{r['speedup']:.2f} (steady state "
+                f"{r['official_steady_s_per_frame']:.2f} vs {r['streaming_steady_s_per_frame']:.2f} s/frame, "
+                f"x{r['steady_speedup']:.2f}); max |diff| ab {r['max_abs_diff_ab']:.2e}, "
+                f"RGB {r['max_abs_diff_rgb_uint8']}",
+                flush=True,
+            )
         del models
     if not args.skip_memory:
         work = _size(args.memory_size) if args.memory_size else (WORK if device.type == "cuda" else (64, 128))
@@ -280,8 +314,11 @@ def main(argv: list[str] | None = None) -> None:
         report["memory"] = {"work_size": list(work), "runs": runs}
         key = "cuda_max_allocated_mb" if device.type == "cuda" else "loop_peak_rss_mb"
         for c, r in runs.items():
-            print(f"memory {c:>4} frames at working size {work[0]}x{work[1]}: {key} {r[key]:.0f} MB "
-                  f"(buffer peak {r['peak_buffer_frames']} frames, {r['seconds']:.1f} s)", flush=True)
+            print(
+                f"memory {c:>4} frames at working size {work[0]}x{work[1]}: {key} {r[key]:.0f} MB "
+                f"(buffer peak {r['peak_buffer_frames']} frames, {r['seconds']:.1f} s)",
+                flush=True,
+            )
         if len(counts) >= 2:
             ratio = runs[counts[-1]][key] / runs[counts[0]][key]
             report["memory"]["ratio"] = ratio

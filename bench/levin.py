@@ -8,6 +8,7 @@ the largest chrominance difference to the float64 COLAMD solve is printed.
 
 Usage: ``OMP_NUM_THREADS=1 python bench/levin.py [--frames 4] [--scribbles 40]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ def scribbles_for(gt: np.ndarray, n: int, rng: np.random.Generator, size: int = 
     s = np.zeros_like(gt)
     for _ in range(n):
         y, x = rng.integers(0, gt.shape[0] - size), rng.integers(0, gt.shape[1] - size)
-        s[y:y + size, x:x + size] = np.maximum(gt[y:y + size, x:x + size].reshape(-1, 3).mean(0).round(), 1)
+        s[y : y + size, x : x + size] = np.maximum(gt[y : y + size, x : x + size].reshape(-1, 3).mean(0).round(), 1)
     return s
 
 
@@ -61,8 +62,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     cases = [(f, scribbles_for(f, a.scribbles, rng)) for f in frames]
     levin.nested_dissection_order(*frames[0].shape[:2])  # cached per size: not part of a frame's time
-    times: dict[str, list[float]] = {"svcnet levin_colorize (whole frame)": [], "splu COLAMD float64": [],
-                                     "splu MMD_AT_PLUS_A float64": []}
+    times: dict[str, list[float]] = {
+        "svcnet levin_colorize (whole frame)": [],
+        "splu COLAMD float64": [],
+        "splu MMD_AT_PLUS_A float64": [],
+    }
     worst = 0.0
     for gt, s in cases:
         t = time.process_time()

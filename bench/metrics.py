@@ -3,6 +3,7 @@ official evaluation scripts, on the same frames in one run. Prints frames/s of b
 
     python bench/metrics.py [--frames 96] [--device auto|cpu|cuda] [--batch 32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,11 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     pred, gt = frames(args.frames)
 
     t = time.perf_counter()
@@ -50,7 +54,7 @@ def main() -> None:
     t = time.perf_counter()
     ours_p, ours_s = [], []
     for i in range(0, len(pred), args.batch):  # includes the host-to-device copy, as in `svcnet evaluate`
-        a, b = tp[i:i + args.batch].to(device), tg[i:i + args.batch].to(device)
+        a, b = tp[i : i + args.batch].to(device), tg[i : i + args.batch].to(device)
         ours_p.append(psnr(a, b).cpu())
         ours_s.append(ssim(a, b).cpu())
     if device.type == "cuda":

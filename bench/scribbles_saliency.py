@@ -5,6 +5,7 @@ one run (CPU unless --device cuda). Prints ms/frame of each variant and its rati
 
 PFAN runs with random weights (same cost as the real ones) at the port's 256x256 input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,19 +48,23 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     clip = DEMO / args.clip
-    frames = [read_rgb(p) for p in list_frames(clip / "frames")[:args.frames]]
-    masks = list_frames(clip / "masks")[:args.frames]
+    frames = [read_rgb(p) for p in list_frames(clip / "frames")[: args.frames]]
+    masks = list_frames(clip / "masks")[: args.frames]
     n = len(frames)
-    print(f"{args.clip}: {n} frames {frames[0].shape[1]}x{frames[0].shape[0]}, device {args.device}, "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"{args.clip}: {n} frames {frames[0].shape[1]}x{frames[0].shape[0]}, device {args.device}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
 
     rows = {}
     for preset in ("medium", "fast", "ultrafast"):
         est = dis_estimator(preset)
         rows[f"DIS {preset} + occlusion check"] = timed(
-            lambda est=est: generate_scribbles(frames, EvalScribbleSettings(), est), n)
+            lambda est=est: generate_scribbles(frames, EvalScribbleSettings(), est), n
+        )
     rows["DIS medium, no occlusion check"] = timed(
-        lambda: generate_scribbles(frames, EvalScribbleSettings(occlusion_check=False), dis_estimator()), n)
+        lambda: generate_scribbles(frames, EvalScribbleSettings(occlusion_check=False), dis_estimator()), n
+    )
     report("scribbles", rows)
 
     from svcnet.models.pfan import PFAN

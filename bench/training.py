@@ -16,6 +16,7 @@ Usage: ``python bench/training.py [--net cpnet|ssnet|both] [--device auto|cpu|cu
 [--size 256 448] [--batch 4] [--data data/demo/train.lmdb]``. Prints it/s, peak memory (CUDA: max allocated;
 CPU: peak RSS) and the speed ratio ours/official.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,9 @@ def _build(net: str, args, seed: int = 0):
     scales = (2, 4, 8) if args.variant == "official" else (2,)
     ssnet = SSNet(sr_scales=scales, freeze_pretrained=True)
     official_normal_init(ssnet)
-    ds = SSNetWindows(args.data, size, window_scribble_fn(ScribbleSettings()), seed=seed, flow="dis",
-                      flow_direction="aligned")
+    ds = SSNetWindows(
+        args.data, size, window_scribble_fn(ScribbleSettings()), seed=seed, flow="dis", flow_direction="aligned"
+    )
     return SSNetStep(layers(CPNet()), layers(ssnet), lr_ssnet=5e-5, lr_cpnet=1e-6, lambda_sr=0.0), ds
 
 
@@ -116,10 +118,17 @@ def _our_loop(step, ds, args, device, out: Path) -> float:
     from svcnet.train.loop import LoopSettings, TrainLoop
 
     n = args.warmup + args.iterations
-    s = LoopSettings(iterations=n, batch_size=args.batch, save_every=0, log_every=1, num_workers=args.workers,
-                     progress=False, lr_step=0)
+    s = LoopSettings(
+        iterations=n,
+        batch_size=args.batch,
+        save_every=0,
+        log_every=1,
+        num_workers=args.workers,
+        progress=False,
+        lr_step=0,
+    )
     TrainLoop(step, ds, s, out, DistInfo(device=device), title=f"bench {args.net}").run()
-    speeds = read_csv_log(out / "log.csv")["it_per_s"][args.warmup:]
+    speeds = read_csv_log(out / "log.csv")["it_per_s"][args.warmup :]
     return len(speeds) / sum(1.0 / v for v in speeds)
 
 
@@ -163,25 +172,52 @@ def main() -> None:
     nets = ["cpnet", "ssnet"] if args.net == "both" else [args.net]
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or _demo_lmdb(Path(tmp))
-        print(f"device {'cuda: ' + torch.cuda.get_device_name() if cuda else 'cpu'}, size {size[0]}x{size[1]}, "
-              f"{args.iterations} timed iterations after {args.warmup} warm-up, data {data}")
-        print(f"{'net':6} {'batch':>5} {'official it/s':>14} {'ours it/s':>10} {'speed-up':>9} "
-              f"{'official MB':>12} {'ours MB':>9}")
+        print(
+            f"device {'cuda: ' + torch.cuda.get_device_name() if cuda else 'cpu'}, size {size[0]}x{size[1]}, "
+            f"{args.iterations} timed iterations after {args.warmup} warm-up, data {data}"
+        )
+        print(
+            f"{'net':6} {'batch':>5} {'official it/s':>14} {'ours it/s':>10} {'speed-up':>9} "
+            f"{'official MB':>12} {'ours MB':>9}"
+        )
         for net in nets:
             batch = args.batch or (4 if net == "cpnet" and cuda else 1)
             res = {}
             for variant in ("official", "ours"):
-                cmd = [sys.executable, __file__, "--net", net, "--variant", variant, "--device", args.device,
-                       "--iterations", str(args.iterations), "--warmup", str(args.warmup), "--size", *map(str, size),
-                       "--batch", str(batch), "--workers", str(args.workers), "--threads", str(args.threads),
-                       "--data", str(data)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--net",
+                    net,
+                    "--variant",
+                    variant,
+                    "--device",
+                    args.device,
+                    "--iterations",
+                    str(args.iterations),
+                    "--warmup",
+                    str(args.warmup),
+                    "--size",
+                    *map(str, size),
+                    "--batch",
+                    str(batch),
+                    "--workers",
+                    str(args.workers),
+                    "--threads",
+                    str(args.threads),
+                    "--data",
+                    str(data),
+                ]
                 run = subprocess.run(cmd, capture_output=True, text=True)
                 if run.returncode != 0:
                     sys.exit(f"{net}/{variant} failed:\n{run.stderr[-3000:]}")
                 res[variant] = json.loads(run.stdout.strip().splitlines()[-1])
             o, u = res["official"], res["ours"]
-            print(f"{net:6} {batch:>5} {o['it_per_s']:>14.3f} {u['it_per_s']:>10.3f} "
-                  f"{u['it_per_s'] / o['it_per_s']:>8.2f}x {o['peak_mb']:>12.0f} {u['peak_mb']:>9.0f}", flush=True)
+            print(
+                f"{net:6} {batch:>5} {o['it_per_s']:>14.3f} {u['it_per_s']:>10.3f} "
+                f"{u['it_per_s'] / o['it_per_s']:>8.2f}x {o['peak_mb']:>12.0f} {u['peak_mb']:>9.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

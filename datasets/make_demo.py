@@ -7,6 +7,7 @@ DAVIS_ROOT holds one folder per sequence, either ``<seq>/frames/*.jpg`` + ``<seq
 stored as JPEG (quality 95); masks are resized with cv2.INTER_NEAREST and binarised to 0/255 PNG. Frames are taken in
 numeric order and renamed ``00000.jpg``, ``00001.jpg``, ... (masks ``00000.png`` ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,9 @@ def make_sequence(root: Path, seq: str, out: Path) -> int:
         (tmp / "masks").mkdir()
         for i, (fp, mp) in enumerate(zip(frames, masks)):
             rgb = cv2.resize(read_rgb(fp), (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
-            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+            ok, buf = cv2.imencode(
+                ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+            )
             assert ok
             (tmp / "frames" / f"{i:05d}.jpg").write_bytes(buf.tobytes())
             mask = cv2.resize(read_mask(mp), (WIDTH, HEIGHT), interpolation=cv2.INTER_NEAREST)
@@ -58,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("davis_root", type=Path)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "demo" / "davis")
-    parser.add_argument("--seq", action="append", help="sequence name (repeatable); default: %s" % ", ".join(DEFAULT_SEQS))
+    parser.add_argument(
+        "--seq", action="append", help="sequence name (repeatable); default: {}".format(", ".join(DEFAULT_SEQS))
+    )
     args = parser.parse_args(argv)
     for seq in args.seq or DEFAULT_SEQS:
         n = make_sequence(args.davis_root, seq, args.out)

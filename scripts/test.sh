@@ -13,4 +13,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 # The training tests need ~5 GB of temporary disk at their peak (checkpoints of ~1 GB); say what there is.
 echo "temporary disk: $(df -h "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4 " free on " $6}')" >&2
+# Lint and format first (ruff, configured in pyproject.toml): a violation fails the run before any test.
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
 exec "$VENV/bin/python" -m pytest "$@"

@@ -8,6 +8,7 @@ mappings key by key, lists and scalars replaced.
 Stages own a section each (``saliency``, ``scribbles``, ``train``, ``infer``, ``evaluate``, ``report``); read one as
 your own frozen dataclass with ``cfg.section_as("infer", InferConfig)``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,7 +33,7 @@ SPLITS = ("train", "eval")
 T = TypeVar("T")
 
 
-# ----------------------------------------------------------------------------------------------------------- dataclasses
+# -------------------------------------------------------------------------------------------------------- dataclasses
 @dataclasses.dataclass(frozen=True)
 class ClipSetConfig:
     """Which clips one split uses: a source, optional folder, sequence list and frame cap."""
@@ -197,7 +198,9 @@ def validate(data: Mapping[str, Any], source: str = "config") -> None:
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(_load_schema(str(schema_path())))
-    errors = sorted(validator.iter_errors(_thaw(data)), key=lambda e: (-len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(
+        validator.iter_errors(_thaw(data)), key=lambda e: (-len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
     if errors:
         err = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""

@@ -5,13 +5,13 @@ The registry file is found through ``$SVCNET_SOURCES``, else ``datasets/sources.
 package, else the copy packaged into an installed wheel (``svcnet/resources/sources.yaml``, a link to the same file).
 Names are matched case-insensitively with ``-`` and ``_`` equivalent (``davis2017-trainval-480p`` works).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import logging
 import os
-import re
 import shutil
 from collections.abc import Mapping
 from functools import lru_cache
@@ -281,7 +281,7 @@ def load_registry(path: str | os.PathLike | None = None) -> dict[str, Source]:
 def _load_cached(path: str, mtime_ns: int) -> dict[str, Source]:
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+            data = yaml.load(fh, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise SvcnetError(f"source registry {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
     return parse_registry(data, origin=path)
@@ -346,9 +346,7 @@ def default_weights_dir() -> Path:
     return Path(os.environ.get(WEIGHTS_ENV) or "weights")
 
 
-def resolve_weight(
-    name: str, weights_dir: Path | None = None, path: Path | None = None, verify: bool = True
-) -> Path:
+def resolve_weight(name: str, weights_dir: Path | None = None, path: Path | None = None, verify: bool = True) -> Path:
     """The verified weight file of source ``name``: ``path`` if given, else ``weights_dir/<file>``.
 
     Missing → CheckpointError naming the file, its sha256 (if published), how to get it and where to put it;
@@ -415,8 +413,14 @@ def fetch_source(
             digest = verify_file(source, dest)
             detail += f" (sha256 {digest} verified)" if digest else " (no published sha256; not verified)"
     elif source.access == "direct":
-        download(list(source.urls), dest, sha256=(source.sha256 or source.sha256_prefix) if verify else None,
-                 size=source.size if verify else None, timeout=timeout, progress=progress)
+        download(
+            list(source.urls),
+            dest,
+            sha256=(source.sha256 or source.sha256_prefix) if verify else None,
+            size=source.size if verify else None,
+            timeout=timeout,
+            progress=progress,
+        )
         status, detail = "downloaded", f"downloaded to {dest}"
     else:
         return FetchResult(source.name, "manual", dest, source.manual_step(root))
@@ -447,8 +451,9 @@ def _take_from_archive(
     folder = parent.unpack_path(root)
     member = PurePosixPath(source.from_archive.member)
     matches = sorted(
-        p for p in folder.rglob(member.name)
-        if p.is_file() and PurePosixPath(p.relative_to(folder).as_posix()).parts[-len(member.parts):] == member.parts
+        p
+        for p in folder.rglob(member.name)
+        if p.is_file() and PurePosixPath(p.relative_to(folder).as_posix()).parts[-len(member.parts) :] == member.parts
     )
     if not matches:
         raise SvcnetError(

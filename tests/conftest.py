@@ -1,4 +1,5 @@
 """Shared test fixtures: repository paths, the optional ../shared folder, fake official checkpoints, GPU skipping."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Routes serve bytes with configurable misbehaviour (HTTP status, Range support, a Content-Length larger than the body,
 a stall); every request's path and headers are recorded so tests can prove what the client asked for.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,7 +42,7 @@ class LocalHTTPServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 server.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}))
                 route = server.routes.get(self.path)
                 if route is None:
@@ -53,7 +54,7 @@ class LocalHTTPServer:
                 body, start = route.body, 0
                 rng = self.headers.get("Range")
                 if route.ranges and rng and rng.startswith("bytes=") and rng.endswith("-"):
-                    start = int(rng[len("bytes="):-1])
+                    start = int(rng[len("bytes=") : -1])
                     if start >= len(body):
                         self.send_response(416)
                         self.send_header("Content-Range", f"bytes */{len(body)}")

@@ -1,4 +1,5 @@
 """svcnet.data.archive.safe_extract: good archives unpack atomically; malicious ones are refused leaving nothing."""
+
 from __future__ import annotations
 
 import io
@@ -173,7 +174,7 @@ def test_zip_lying_about_its_size_is_refused(tmp_path, out):
     data = bytearray(archive.read_bytes())
     for sig, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local header, central directory entry
         pos = data.rfind(sig)
-        data[pos + offset: pos + offset + 4] = (1000).to_bytes(4, "little")
+        data[pos + offset : pos + offset + 4] = (1000).to_bytes(4, "little")
     archive.write_bytes(bytes(data))
     assert zipfile.ZipFile(archive).getinfo("liar.bin").file_size == 1000
     with pytest.raises(ArchiveError, match="liar.zip"):

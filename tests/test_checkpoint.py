@@ -1,5 +1,6 @@
 """Official-layout checkpoints: strict loading with one clear error, unwrapping, atomic saving, the fake official
 files (shared/tools/make_fake_ckpts.py) loading into CPNet, PWC-Net and the VGG16 features."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,10 @@ def test_cpnet_round_trip_keeps_aliases_shared(tmp_path):
     path = save_official(src, tmp_path / "cpnet.pth")
     raw = torch.load(path, map_location="cpu", weights_only=True)
     assert len(raw) == 98
-    assert raw["conv4_3_gray.3.weight"].untyped_storage().data_ptr() == \
-        raw["vgg.features.19.weight"].untyped_storage().data_ptr()
+    assert (
+        raw["conv4_3_gray.3.weight"].untyped_storage().data_ptr()
+        == raw["vgg.features.19.weight"].untyped_storage().data_ptr()
+    )
     dst = load_official(CPNet(), path)
     assert torch.equal(dst.conv4_3_gray[3].weight, src.vgg.features[19].weight)
     assert dst.conv4_3_gray[3].weight is dst.vgg.features[19].weight
@@ -67,7 +70,9 @@ def test_missing_and_unexpected_keys_are_named(pwc_state):
 def test_shape_mismatch_is_named_with_both_shapes(pwc_state):
     bad = dict(pwc_state)
     bad["moduleTwo.moduleUpflow.bias"] = torch.zeros(3)
-    with pytest.raises(CheckpointError, match=r"1 shape mismatches: moduleTwo\.moduleUpflow\.bias \(file 3, network 2\)"):
+    with pytest.raises(
+        CheckpointError, match=r"1 shape mismatches: moduleTwo\.moduleUpflow\.bias \(file 3, network 2\)"
+    ):
         load_official(PWCNet(), bad, what="PWC-Net")
 
 

@@ -1,4 +1,5 @@
 """Clip discovery (layouts, numeric order, faults) and `svcnet prepare` (demo, local DAVIS layouts, atomic output)."""
+
 from __future__ import annotations
 
 import json
@@ -140,7 +141,9 @@ def test_prepare_demo_copies_frames_and_writes_manifest(tmp_path):
     assert manifest["clips"]["dog"]["source_sha256"] == clip_sha256(src)
     for i in range(6):  # already at the working size: byte copies
         assert (out / "dog" / "frames" / f"{i:05d}.jpg").read_bytes() == src.frames[i].read_bytes()
-        np.testing.assert_array_equal(read_mask(out / "dog" / "masks" / f"{i:05d}.png"), read_mask(src.maps["masks"][i]))
+        np.testing.assert_array_equal(
+            read_mask(out / "dog" / "masks" / f"{i:05d}.png"), read_mask(src.maps["masks"][i])
+        )
     # re-running replaces the folder atomically and leaves no temporaries
     prepare_clipset(cs, out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["eval"]
@@ -155,7 +158,9 @@ def test_prepare_resizes_a_local_davis_folder(tmp_path):
     manifest = prepare_clipset(cs, out, size=(128, 224), interpolation="area")
     assert manifest["clips"]["dog"]["source_size"] == [256, 448]
     frame = read_rgb(out / "dog" / "frames" / "00001.png")
-    expected = cv2.resize(read_rgb(davis / "JPEGImages" / "480p" / "dog" / "00001.jpg"), (224, 128), interpolation=cv2.INTER_AREA)
+    expected = cv2.resize(
+        read_rgb(davis / "JPEGImages" / "480p" / "dog" / "00001.jpg"), (224, 128), interpolation=cv2.INTER_AREA
+    )
     np.testing.assert_array_equal(frame, expected)  # PNG: lossless
     mask = read_mask(out / "dog" / "masks" / "00001.png")
     assert mask.shape == (128, 224) and set(np.unique(mask)) == {0, 255}
@@ -224,8 +229,16 @@ def davis2017_served(tmp_path, monkeypatch):
         def write_entry(sha256: str) -> None:
             path = tmp_path / "sources.yaml"
             urls = [srv.add("/DAVIS-2017-trainval-480p.zip", Route(body))]
-            path.write_text(yaml.safe_dump({"version": 1, "sources": {
-                "davis2017_trainval_480p": {**entry, "urls": urls, "sha256": sha256, "size": len(body)}}}))
+            path.write_text(
+                yaml.safe_dump(
+                    {
+                        "version": 1,
+                        "sources": {
+                            "davis2017_trainval_480p": {**entry, "urls": urls, "sha256": sha256, "size": len(body)}
+                        },
+                    }
+                )
+            )
             monkeypatch.setenv(SOURCES_ENV, str(path))
 
         yield srv, body, write_entry
@@ -250,7 +263,7 @@ def test_davis2017_is_fetched_once_through_the_registry_and_unpacked(tmp_path, d
 def test_davis2017_corrupt_download_is_refused_and_nothing_is_prepared(tmp_path, davis2017_served):
     from svcnet.errors import ChecksumError
 
-    _, body, write_entry = davis2017_served
+    _, _body, write_entry = davis2017_served
     write_entry("0" * 64)
     root = tmp_path / "root"
     with pytest.raises(ChecksumError, match="0" * 64):

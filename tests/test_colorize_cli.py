@@ -1,5 +1,7 @@
-"""``svcnet colorize`` end to end on random official-layout checkpoints (64×128 working size, CPU): outputs, metadata,
-re-run, video input with a carried scribble, and one clear error line with nothing written for every kind of bad input."""
+"""``svcnet colorize`` end to end on random official-layout checkpoints (64×128 working size, CPU): outputs,
+metadata, re-run, video input with a carried scribble, and one clear error line with nothing written
+for every kind of bad input."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +17,17 @@ from svcnet.sources import sha256_file
 
 torch.set_num_threads(2)
 SIZE = "64x128"
-FILES = {"cpnet": "cpnet_epoch1000_batchsize32.pth", "ssnet": "ssnet_epoch2000_bs8.pth",
-         "pwcnet": "pwcNet-default.pytorch"}
+FILES = {
+    "cpnet": "cpnet_epoch1000_batchsize32.pth",
+    "ssnet": "ssnet_epoch2000_bs8.pth",
+    "pwcnet": "pwcNet-default.pytorch",
+}
 
 
 def gray(i: int, h: int = 50, w: int = 90) -> np.ndarray:
     rng = np.random.default_rng(3)
     scene = cv2.GaussianBlur(rng.uniform(0, 255, (h + 20, w + 40)).astype(np.float32), (0, 0), 2.0)
-    return cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)[i:i + h, 2 * i:2 * i + w]
+    return cv2.normalize(scene, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)[i : i + h, 2 * i : 2 * i + w]
 
 
 def scribble(h: int = 50, w: int = 90, seed: int = 0) -> np.ndarray:
@@ -41,8 +46,11 @@ def weights(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
     cpu = torch.device("cpu")
-    for name, net in (("cpnet", load_cpnet(None, cpu)), ("ssnet", load_ssnet(None, cpu)),
-                      ("pwcnet", load_pwcnet(None, cpu))):
+    for name, net in (
+        ("cpnet", load_cpnet(None, cpu)),
+        ("ssnet", load_ssnet(None, cpu)),
+        ("pwcnet", load_pwcnet(None, cpu)),
+    ):
         save_official(net, root / FILES[name])
     return root
 
@@ -75,8 +83,24 @@ def run(argv, capsys):
 def test_colorize_folder_pwc(clip, weights, tmp_path, capsys):
     frames, scr = clip
     out = tmp_path / "out"
-    code, err = run(["colorize", str(frames), "--scribbles", str(scr), "--out", str(out), "--weights", str(weights),
-                     "--size", SIZE, "--device", "cpu", "--quiet"], capsys)
+    code, err = run(
+        [
+            "colorize",
+            str(frames),
+            "--scribbles",
+            str(scr),
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+            "--size",
+            SIZE,
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0, err
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["frames"] == [str(i) for i in range(8, 15)]
@@ -95,8 +119,24 @@ def test_colorize_folder_pwc(clip, weights, tmp_path, capsys):
     assert np.abs(img[:, :, 0] - img[:, :, 2]).max() > 0
     # re-run: already done, nothing rewritten
     stamp = (out / "metadata.json").stat().st_mtime_ns
-    code, err = run(["colorize", str(frames), "--scribbles", str(scr), "--out", str(out), "--weights",
-                     str(weights), "--size", SIZE, "--device", "cpu", "--quiet"], capsys)
+    code, err = run(
+        [
+            "colorize",
+            str(frames),
+            "--scribbles",
+            str(scr),
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+            "--size",
+            SIZE,
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 0 and (out / "metadata.json").stat().st_mtime_ns == stamp
 
 
@@ -110,8 +150,9 @@ def test_colorize_video_carried_scribble_dis(weights, tmp_path, capsys):
     for name in ("cpnet", "ssnet"):  # no PWC-Net weights: DIS
         (only / FILES[name]).symlink_to(weights / FILES[name])
     out = tmp_path / "out"
-    code, err = run(["colorize", str(video), "-s", str(first), "-o", str(out), "-w", str(only), "--size", SIZE,
-                     "--quiet"], capsys)
+    code, err = run(
+        ["colorize", str(video), "-s", str(first), "-o", str(out), "-w", str(only), "--size", SIZE, "--quiet"], capsys
+    )
     assert code == 0, err
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["frames"] == [f"{i:05d}" for i in range(5)] and meta["fps"] == pytest.approx(10)
@@ -123,8 +164,25 @@ def test_cpnet_method_single_frame(weights, tmp_path, capsys):
     frames = tmp_path / "one"
     write_png(frames / "0.png", np.repeat(gray(0)[:, :, None], 3, 2))
     out = tmp_path / "out"
-    code, err = run(["colorize", str(frames), "-s", str(frames), "-o", str(out), "-w", str(weights), "--size", SIZE,
-                     "--method", "cpnet", "--no-video", "-q"], capsys)
+    code, err = run(
+        [
+            "colorize",
+            str(frames),
+            "-s",
+            str(frames),
+            "-o",
+            str(out),
+            "-w",
+            str(weights),
+            "--size",
+            SIZE,
+            "--method",
+            "cpnet",
+            "--no-video",
+            "-q",
+        ],
+        capsys,
+    )
     assert code == 0, err
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["frame_sources"] == {"cpnet": 1} and set(meta["weights"]) == {"cpnet"} and meta["video"] is None
@@ -150,12 +208,19 @@ def test_bad_inputs(clip, tmp_path, capsys):
     _assert_error(["colorize", str(tmp_path / "nope"), "-s", str(scr), *base], capsys, out, "input not found")
     (tmp_path / "empty").mkdir()
     _assert_error(["colorize", str(tmp_path / "empty"), "-s", str(scr), *base], capsys, out, "no image frames")
-    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--max-frames", "1"], capsys, out,
-                  "1 frame; SVCNet needs at least 2")
-    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--edge", "official", "--max-frames", "5"],
-                  capsys, out, "needs at least 7")
-    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--size", "60x128"], capsys, out,
-                  "multiples of 16")
+    _assert_error(
+        ["colorize", str(frames), "-s", str(scr), *base, "--max-frames", "1"],
+        capsys,
+        out,
+        "1 frame; SVCNet needs at least 2",
+    )
+    _assert_error(
+        ["colorize", str(frames), "-s", str(scr), *base, "--edge", "official", "--max-frames", "5"],
+        capsys,
+        out,
+        "needs at least 7",
+    )
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--size", "60x128"], capsys, out, "multiples of 16")
     (scr / "14.png").unlink()
     _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, "no scribble for frame 14")
     write_png(scr / "14.png", scribble(40, 90))
@@ -177,30 +242,50 @@ def test_frame_broken_mid_clip_writes_nothing(clip, weights, tmp_path, capsys):
     out = tmp_path / "out"
     data = (frames / "13.png").read_bytes()
     (frames / "13.png").write_bytes(data[: len(data) // 2])  # header fine, pixels truncated: fails mid-clip
-    _assert_error(["colorize", str(frames), "-s", str(scr), "-o", str(out), "-w", str(weights), "--size", SIZE, "-q"],
-                  capsys, out, "cannot decode image .*13.png")
+    _assert_error(
+        ["colorize", str(frames), "-s", str(scr), "-o", str(out), "-w", str(weights), "--size", SIZE, "-q"],
+        capsys,
+        out,
+        "cannot decode image .*13.png",
+    )
 
 
 def test_bad_weights(clip, weights, tmp_path, capsys):
     frames, scr = clip
     out = tmp_path / "out"
     args = ["colorize", str(frames), "-s", str(scr), "-o", str(out), "--size", SIZE, "-q"]
-    _assert_error([*args, "-w", str(tmp_path / "empty_weights")], capsys, out,
-                  r"missing weights cpnet: expected cpnet_epoch1000_batchsize32\.pth .*To get it")
-    _assert_error([*args, "-w", str(weights), "--flow", "pwc", "--pwcnet", str(tmp_path / "pwc.pth")], capsys, out,
-                  r"missing weights pwcnet")
+    _assert_error(
+        [*args, "-w", str(tmp_path / "empty_weights")],
+        capsys,
+        out,
+        r"missing weights cpnet: expected cpnet_epoch1000_batchsize32\.pth .*To get it",
+    )
+    _assert_error(
+        [*args, "-w", str(weights), "--flow", "pwc", "--pwcnet", str(tmp_path / "pwc.pth")],
+        capsys,
+        out,
+        r"missing weights pwcnet",
+    )
     sd = torch.load(weights / FILES["ssnet"], map_location="cpu", weights_only=True)
     renamed = dict(sd)
     key = next(iter(renamed))
     renamed[key + "_x"] = renamed.pop(key)
     torch.save(renamed, tmp_path / "ssnet_keys.pth")
-    _assert_error([*args, "-w", str(weights), "--ssnet", str(tmp_path / "ssnet_keys.pth")], capsys, out,
-                  key.replace(".", r"\."))
+    _assert_error(
+        [*args, "-w", str(weights), "--ssnet", str(tmp_path / "ssnet_keys.pth")], capsys, out, key.replace(".", r"\.")
+    )
     shaped = dict(sd)
     key = next(k for k, v in shaped.items() if v.ndim == 4)
     shaped[key] = torch.zeros(1, *shaped[key].shape[1:])
     torch.save(shaped, tmp_path / "ssnet_shape.pth")
-    _assert_error([*args, "-w", str(weights), "--ssnet", str(tmp_path / "ssnet_shape.pth")], capsys, out,
-                  key.replace(".", r"\."))
-    _assert_error([*args, "-w", str(weights), "--device", "cuda"] if not torch.cuda.is_available() else
-                  [*args, "-w", str(weights), "--device", "tpu"], capsys, out, "cuda|device")
+    _assert_error(
+        [*args, "-w", str(weights), "--ssnet", str(tmp_path / "ssnet_shape.pth")], capsys, out, key.replace(".", r"\.")
+    )
+    _assert_error(
+        [*args, "-w", str(weights), "--device", "cuda"]
+        if not torch.cuda.is_available()
+        else [*args, "-w", str(weights), "--device", "tpu"],
+        capsys,
+        out,
+        "cuda|device",
+    )

@@ -1,4 +1,5 @@
 """svcnet.config: schema validation (the same schema as Snakemake's validate), profiles, frozen dataclasses."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -95,7 +96,9 @@ def test_profile_that_breaks_the_schema_is_reported_with_its_name(tmp_path):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ConfigError, match=r"profile 'nope' is not defined under `profiles` \(known: demo, paper, small\)"):
+    with pytest.raises(
+        ConfigError, match=r"profile 'nope' is not defined under `profiles` \(known: demo, paper, small\)"
+    ):
         load_config(CONFIG, profile="nope")
 
 
@@ -171,7 +174,9 @@ def test_cli_reports_invalid_config_in_one_line(tmp_path):
     path = write(tmp_path, data)
     proc = subprocess.run(
         [sys.executable, "-m", "svcnet", "prepare", "--config", str(path), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

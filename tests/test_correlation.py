@@ -1,4 +1,5 @@
 """PWC-Net cost volume: torch path and CuPy kernel against a naive per-element definition."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -104,8 +105,9 @@ def test_cupy_equals_torch_on_gpu(shape):
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(correlation(first, second), ref, rtol=1e-5, atol=1e-5)
     if shape[2] <= 7:
-        torch.testing.assert_close(out.cpu().double(), naive_correlation(first.cpu(), second.cpu()), rtol=1e-5,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            out.cpu().double(), naive_correlation(first.cpu(), second.cpu()), rtol=1e-5, atol=1e-5
+        )
     a, b = first.clone().requires_grad_(True), second.clone().requires_grad_(True)
     correlation_cupy.correlation_cupy(a, b).square().sum().backward()
     a2, b2 = first.clone().requires_grad_(True), second.clone().requires_grad_(True)

@@ -3,6 +3,7 @@ report) with a no-op re-run in Snakemake, and the same in DVC in a fresh clone. 
 (tracked and new files) in a temporary git repository. The end-to-end runs use the profile `dagtest` added to that
 copy's config: one embedded clip, 8 frames at 64×112, a few real training iterations (CI time on 2 cores); the demo
 profile itself is run by `bash scripts/demo.sh`."""
+
 from __future__ import annotations
 
 import json
@@ -20,42 +21,93 @@ BIN = Path(sys.executable).parent
 # Every stage for real, on a small slice: one clip, 8 frames at 64x112, training for 2 + 2 + 1 iterations.
 TEST_PROFILE = "dagtest"
 TEST_SETTINGS = {
-    "data": {"height": 64, "width": 112,
-             "train": {"sequences": ["blackswan"], "max_frames": 8},
-             "eval": {"sequences": ["blackswan"], "max_frames": 8}},
+    "data": {
+        "height": 64,
+        "width": 112,
+        "train": {"sequences": ["blackswan"], "max_frames": 8},
+        "eval": {"sequences": ["blackswan"], "max_frames": 8},
+    },
     "scribbles": {"points": 10, "width": 3},
-    "train": {"num_workers": 0,
-              "cpnet1": {"unit": "iteration", "duration": 2, "batch_size": 1, "size": [64, 64], "save_every": 0,
-                         "log_every": 1},
-              "cpnet2": {"unit": "iteration", "duration": 2, "batch_size": 1, "size": [64, 112], "save_every": 0,
-                         "log_every": 1},
-              "warn": {"unit": "iteration", "duration": 1, "batch_size": 1, "size": [64, 112], "save_every": 0,
-                       "log_every": 1},
-              "ssnet": {"unit": "iteration", "duration": 1, "size": [64, 112], "lr_step": 0, "lambda_sr": 1.0,
-                        "save_every": 0, "log_every": 1}},
+    "train": {
+        "num_workers": 0,
+        "cpnet1": {
+            "unit": "iteration",
+            "duration": 2,
+            "batch_size": 1,
+            "size": [64, 64],
+            "save_every": 0,
+            "log_every": 1,
+        },
+        "cpnet2": {
+            "unit": "iteration",
+            "duration": 2,
+            "batch_size": 1,
+            "size": [64, 112],
+            "save_every": 0,
+            "log_every": 1,
+        },
+        "warn": {
+            "unit": "iteration",
+            "duration": 1,
+            "batch_size": 1,
+            "size": [64, 112],
+            "save_every": 0,
+            "log_every": 1,
+        },
+        "ssnet": {
+            "unit": "iteration",
+            "duration": 1,
+            "size": [64, 112],
+            "lr_step": 0,
+            "lambda_sr": 1.0,
+            "save_every": 0,
+            "log_every": 1,
+        },
+    },
 }
 METHODS = ("gray", "levin", "cpnet", "svcnet")
 # What the whole pipeline leaves behind (the same paths for Snakemake and DVC).
-FINAL = [f"data/{TEST_PROFILE}/train.lmdb/data.mdb", f"results/{TEST_PROFILE}/train/ssnet/ssnet.pth",
-         *[f"results/{TEST_PROFILE}/infer/{m}/blackswan/metadata.json" for m in METHODS],
-         *[f"metrics/{TEST_PROFILE}_{m}.json" for m in METHODS], f"reports/{TEST_PROFILE}/index.html"]
-DVC_STAGES = ["prepare@train", "prepare@eval", "saliency", "scribbles", "pack", "train_cpnet", "train_ssnet",
-              "baseline@gray", "baseline@levin", "colorize_cpnet", "colorize_svcnet",
-              *[f"evaluate@{m}" for m in METHODS], "report"]
+FINAL = [
+    f"data/{TEST_PROFILE}/train.lmdb/data.mdb",
+    f"results/{TEST_PROFILE}/train/ssnet/ssnet.pth",
+    *[f"results/{TEST_PROFILE}/infer/{m}/blackswan/metadata.json" for m in METHODS],
+    *[f"metrics/{TEST_PROFILE}_{m}.json" for m in METHODS],
+    f"reports/{TEST_PROFILE}/index.html",
+]
+DVC_STAGES = [
+    "prepare@train",
+    "prepare@eval",
+    "saliency",
+    "scribbles",
+    "pack",
+    "train_cpnet",
+    "train_ssnet",
+    "baseline@gray",
+    "baseline@levin",
+    "colorize_cpnet",
+    "colorize_svcnet",
+    *[f"evaluate@{m}" for m in METHODS],
+    "report",
+]
 
 
 def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
 def project_files() -> list[str]:
     """Files of the working tree that belong to the project: tracked ones and new ones git does not ignore."""
     out = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
     ).stdout.decode()
     return [f for f in out.split("\0") if f and (REPO / f).is_file()]
 
@@ -109,8 +161,10 @@ def test_config_on_the_command_line(workspace):
     assert not davis.exists()
     proc = run(["snakemake", "-n", "--config", "profile=small"], workspace, check=False)
     assert proc.returncode != 0
-    assert ("root of profile 'small' is '../shared/realdata/davis2016', which is not a folder: set it"
-            in proc.stdout + proc.stderr)
+    assert (
+        "root of profile 'small' is '../shared/realdata/davis2016', which is not a folder: set it"
+        in proc.stdout + proc.stderr
+    )
     davis.mkdir(parents=True, exist_ok=True)
     out = run(["snakemake", "-n", "--config", "profile=small"], workspace).stdout
     assert "data/small/train.lmdb" in out

@@ -1,4 +1,5 @@
 """svcnet.data.download against a real local HTTP server: verified, resumable, and clean on every failure."""
+
 from __future__ import annotations
 
 import hashlib

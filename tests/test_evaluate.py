@@ -1,4 +1,5 @@
 """``svcnet evaluate`` on small real clips: layouts, outputs, protocol means and clear errors."""
+
 from __future__ import annotations
 
 import csv
@@ -46,11 +47,35 @@ def test_identical_videos(dataset, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SVCNET_WEIGHTS", str(tmp_path / "no-weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no-torch-home"))
     out = tmp_path / "res"
-    assert run("--pred", str(dataset / "pred"), "--gt", str(dataset / "gt"), "--out", str(out),
-               "--metrics", str(tmp_path / "m.json"), "--method", "copy") == 0
+    assert (
+        run(
+            "--pred",
+            str(dataset / "pred"),
+            "--gt",
+            str(dataset / "gt"),
+            "--out",
+            str(out),
+            "--metrics",
+            str(tmp_path / "m.json"),
+            "--method",
+            "copy",
+        )
+        == 0
+    )
     per_video = rows(out / "per_video.csv")
-    assert list(per_video[0]) == ["video", "frames", "psnr", "ssim", "psnr_lab", "ssim_lab", "lpips", "warp_error",
-                                  "cdc", "psnr_256p", "ssim_256p"]
+    assert list(per_video[0]) == [
+        "video",
+        "frames",
+        "psnr",
+        "ssim",
+        "psnr_lab",
+        "ssim_lab",
+        "lpips",
+        "warp_error",
+        "cdc",
+        "psnr_256p",
+        "ssim_256p",
+    ]
     assert [r["video"] for r in per_video] == list(CLIPS)
     for r in per_video:
         assert r["frames"] == "4"  # first frame excluded

@@ -1,5 +1,6 @@
 """Inference inputs, outputs and flow backends: frame/scribble discovery and checks, atomic output folder, DIS flow
 direction, pair caching, scribble carrying (no network weights needed)."""
+
 from __future__ import annotations
 
 import json
@@ -136,8 +137,9 @@ def test_reflect_index():
 def test_visibility_mask_equals_official_three_channel_sum():
     g = torch.Generator().manual_seed(0)
     warped, centre = torch.rand(6, 1, 32, 48, generator=g), torch.rand(1, 1, 32, 48, generator=g)
-    official = torch.exp(-200 * torch.pow(torch.sum(warped.expand(-1, 3, -1, -1) - centre.expand(-1, 3, -1, -1), 1,
-                                                    keepdim=True), 2))
+    official = torch.exp(
+        -200 * torch.pow(torch.sum(warped.expand(-1, 3, -1, -1) - centre.expand(-1, 3, -1, -1), 1, keepdim=True), 2)
+    )
     assert torch.equal(visibility_masks(warped, centre), official)
 
 
@@ -145,7 +147,7 @@ def test_visibility_mask_equals_official_three_channel_sum():
 def _shifted_pair(dx: int, dy: int):
     big = textured(64 + 20, 96 + 20, 3).astype(np.float32) / 255
     centre = big[10:74, 10:106]
-    neighbour = big[10 - dy:74 - dy, 10 - dx:106 - dx]  # centre(p) = neighbour(p + (dx, dy))
+    neighbour = big[10 - dy : 74 - dy, 10 - dx : 106 - dx]  # centre(p) = neighbour(p + (dx, dy))
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).view(1, 1, *a.shape)  # noqa: E731
     return t(centre), t(neighbour)
 
@@ -219,10 +221,9 @@ def test_scribble_carried_along_flow():
 def test_output_folder_is_atomic(tmp_path):
     out = tmp_path / "out"
     frames = [np.full((21, 31, 3), i * 40, np.uint8) for i in range(3)]
-    with pytest.raises(RuntimeError):
-        with clip_output(out, fps=10) as w:
-            w.add("a", frames[0])
-            raise RuntimeError("network failed")
+    with pytest.raises(RuntimeError), clip_output(out, fps=10) as w:
+        w.add("a", frames[0])
+        raise RuntimeError("network failed")
     assert not out.exists() and list(tmp_path.iterdir()) == []
     with clip_output(out, fps=10) as w:
         for i, f in enumerate(frames):

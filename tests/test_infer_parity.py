@@ -1,5 +1,6 @@
 """The streaming loop reproduces windows 0 and 1 of the official test loop (shared parity fixtures: 8 real frames,
 fake official weights); skipped without ../shared."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,12 +19,20 @@ CODE = 1 / 255
 def results(parity_dir, fake_ckpt_dir):
     inputs = torch.load(parity_dir / "inputs.pt", map_location="cpu", weights_only=True)
     cpu = torch.device("cpu")
-    models = Models(load_cpnet(fake_ckpt_dir / "cpnet_epoch1000_batchsize32.pth", cpu),
-                    load_ssnet(fake_ckpt_dir / "ssnet_epoch2000_bs8.pth", cpu),
-                    pwc_backend(load_pwcnet(fake_ckpt_dir / "pwcNet-default.pytorch", cpu)), cpu)
-    frames = [FrameInput(l8=(inputs["L8"][k].float() / 255).view(1, 1, 256, 448),
-                         tl=inputs["transform_l"][k].unsqueeze(0),
-                         scribble_ab=(inputs["scribble_ab8"][k].float() / 255).unsqueeze(0)) for k in range(8)]
+    models = Models(
+        load_cpnet(fake_ckpt_dir / "cpnet_epoch1000_batchsize32.pth", cpu),
+        load_ssnet(fake_ckpt_dir / "ssnet_epoch2000_bs8.pth", cpu),
+        pwc_backend(load_pwcnet(fake_ckpt_dir / "pwcNet-default.pytorch", cpu)),
+        cpu,
+    )
+    frames = [
+        FrameInput(
+            l8=(inputs["L8"][k].float() / 255).view(1, 1, 256, 448),
+            tl=inputs["transform_l"][k].unsqueeze(0),
+            scribble_ab=(inputs["scribble_ab8"][k].float() / 255).unsqueeze(0),
+        )
+        for k in range(8)
+    ]
     colorizer = StreamingColorizer(models, InferenceConfig(edge="official"))
     return list(colorizer.run(frames))
 

@@ -1,6 +1,7 @@
 """Streaming SVCNet equals a plain re-implementation of the official windowed loop (random weights, CPU, 32×64
 working size, 12 frames): every frame with the official edge policy, the frames both define with the mirror policy;
 each frame's CPNet output and each flow are computed once and the buffer stays bounded."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -32,8 +33,8 @@ def pan_frame(i: int, size=(40, 72)) -> np.ndarray:
     rng = np.random.default_rng(7)
     scene = cv2.GaussianBlur(rng.uniform(0, 255, (h + 40, w + 80)).astype(np.float32), (0, 0), 2.5)
     scene = cv2.normalize(scene, None, 20, 220, cv2.NORM_MINMAX)
-    g = scene[i:i + h, 3 * i:3 * i + w].copy()
-    g[16:28, 56 - 4 * i:68 - 4 * i] += 30
+    g = scene[i : i + h, 3 * i : 3 * i + w].copy()
+    g[16:28, 56 - 4 * i : 68 - 4 * i] += 30
     return np.repeat(np.clip(g, 0, 255).astype(np.uint8)[:, :, None], 3, 2)
 
 
@@ -42,7 +43,7 @@ def scribble(i: int) -> np.ndarray:
     img = np.zeros((*WORK, 3), np.uint8)
     for _ in range(8):
         y, x = rng.integers(0, WORK[0] - 4), rng.integers(0, WORK[1] - 4)
-        img[y:y + 4, x:x + 4] = rng.integers(0, 256, 3)
+        img[y : y + 4, x : x + 4] = rng.integers(0, 256, 3)
     return img
 
 
@@ -135,7 +136,7 @@ def test_pwc_official_edges_every_frame_equal(clip_dir, nets):
     n = 8
     ref = official(clip_dir, nets, pwc_backend(nets[1]), n=n)
     backend = pwc_backend(nets[1])
-    results, colorizer = streaming(clip_dir, nets, backend, "official", n=n)
+    results, _colorizer = streaming(clip_dir, nets, backend, "official", n=n)
     assert [r.source for r in results] == [r.source for r in ref] == ["cpnet"] * 3 + ["ssnet"] * 2 + ["cpnet"] * 3
     for a, b in zip(results, ref):
         assert a.ab.shape == b.ab.shape

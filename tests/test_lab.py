@@ -1,5 +1,6 @@
 """Lab colour helpers: the official preprocessing bit for bit on the parity frames, Lab conversions against
 OpenCV / scikit-image, output composition."""
+
 from __future__ import annotations
 
 import cv2
@@ -63,8 +64,9 @@ def test_tensor_lab_to_rgb_matches_skimage(photo):
 
 
 def test_tensor_lab_to_rgb_clamps_and_has_finite_gradients():
-    t = torch.tensor([[[[0.0, 100.0, 50.0, 30.0]], [[0.0, 0.0, 120.0, -128.0]], [[0.0, 0.0, -120.0, 127.0]]]],
-                     requires_grad=True)
+    t = torch.tensor(
+        [[[[0.0, 100.0, 50.0, 30.0]], [[0.0, 0.0, 120.0, -128.0]], [[0.0, 0.0, -120.0, 127.0]]]], requires_grad=True
+    )
     rgb = lab.tensor_lab_to_rgb(t)
     assert rgb.shape == (1, 3, 1, 4)
     assert torch.allclose(rgb[0, :, 0, 0], torch.zeros(3)) and torch.allclose(rgb[0, :, 0, 1], torch.ones(3), atol=1e-4)

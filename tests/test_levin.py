@@ -1,4 +1,5 @@
 """Baselines: Levin et al. (2004) colourisation by optimisation and the grayscale input; ``svcnet baseline``."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def gt_scribble(frame: np.ndarray, n: int = 60, size: int = 4, seed: int = 0) ->
     marked = np.zeros(frame.shape[:2], bool)
     for _ in range(n):
         y, x = rng.integers(0, frame.shape[0] - size), rng.integers(0, frame.shape[1] - size)
-        marked[y:y + size, x:x + size] = True
+        marked[y : y + size, x : x + size] = True
     s = np.where(marked[..., None], np.maximum(frame, 1), 0).astype(np.uint8)  # scribble pixels never pure black
     return s
 
@@ -80,14 +81,27 @@ def clip(tmp_path_factory) -> Path:
 
 def test_baseline_cli_levin_and_gray(clip, tmp_path, capsys):
     out = tmp_path / "levin"
-    args = ["baseline", str(clip / "frames"), "--method", "levin", "--scribbles", str(clip / "scribbles"),
-            "--out", str(out), "--quiet", "--no-video"]
+    args = [
+        "baseline",
+        str(clip / "frames"),
+        "--method",
+        "levin",
+        "--scribbles",
+        str(clip / "scribbles"),
+        "--out",
+        str(out),
+        "--quiet",
+        "--no-video",
+    ]
     assert main(args) == 0
     names = sorted(p.name for p in (out / "frames").iterdir())
     assert names == ["00000.png", "00001.png", "00002.png"]
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["tool"] == "svcnet baseline" and meta["method"] == "levin" and meta["frames"] == ["00000", "00001",
-                                                                                                   "00002"]
+    assert (
+        meta["tool"] == "svcnet baseline"
+        and meta["method"] == "levin"
+        and meta["frames"] == ["00000", "00001", "00002"]
+    )
     first = read_rgb(out / "frames" / "00000.png")
     f0 = read_rgb(clip / "frames" / "00000.png")
     assert peak_signal_noise_ratio(f0, first) > peak_signal_noise_ratio(f0, gray_frame(f0)) + 4
@@ -100,11 +114,14 @@ def test_baseline_cli_levin_and_gray(clip, tmp_path, capsys):
     assert np.array_equal(read_rgb(gray / "frames" / "00001.png"), gray_frame(read_rgb(clip / "frames" / "00001.png")))
 
 
-@pytest.mark.parametrize("extra, message", [
-    ([], "needs --scribbles"),
-    (["--scribbles", "SINGLE"], "one scribble per frame"),
-    (["--method", "pix2pix"], "unknown baseline"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "needs --scribbles"),
+        (["--scribbles", "SINGLE"], "one scribble per frame"),
+        (["--method", "pix2pix"], "unknown baseline"),
+    ],
+)
 def test_baseline_cli_errors(clip, tmp_path, capsys, extra, message):
     extra = [str(clip / "scribbles" / "00000_256p.png") if e == "SINGLE" else e for e in extra]
     args = ["baseline", str(clip / "frames"), "--out", str(tmp_path / "o"), "-q"]
@@ -122,8 +139,8 @@ def scribbles_from(gt: np.ndarray, n: int, seed: int = 0, size: int = 4) -> np.n
     s = np.zeros_like(gt)
     for _ in range(n):
         y, x = rng.integers(0, gt.shape[0] - size), rng.integers(0, gt.shape[1] - size)
-        colour = gt[y:y + size, x:x + size].reshape(-1, 3).mean(0).round().astype(np.uint8)
-        s[y:y + size, x:x + size] = np.maximum(colour, 1)  # never pure black (= no scribble)
+        colour = gt[y : y + size, x : x + size].reshape(-1, 3).mean(0).round().astype(np.uint8)
+        s[y : y + size, x : x + size] = np.maximum(colour, 1)  # never pure black (= no scribble)
     return s
 
 
@@ -138,8 +155,12 @@ def reference_chrominance(y: np.ndarray, marked: np.ndarray, values: np.ndarray)
             a[i, i] = 1.0
             if marked[r, c]:
                 continue
-            nbs = [(rr, cc) for rr in range(r - 1, r + 2) for cc in range(c - 1, c + 2)
-                   if 0 <= rr < h and 0 <= cc < w and (rr, cc) != (r, c)]
+            nbs = [
+                (rr, cc)
+                for rr in range(r - 1, r + 2)
+                for cc in range(c - 1, c + 2)
+                if 0 <= rr < h and 0 <= cc < w and (rr, cc) != (r, c)
+            ]
             window = np.array([y[r, c]] + [y[p] for p in nbs])
             d2 = np.array([(y[p] - y[r, c]) ** 2 for p in nbs])
             s2 = max(0.6 * window.var(), d2.min() / np.log(100.0), 2e-6)

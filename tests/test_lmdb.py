@@ -1,4 +1,5 @@
 """lmdb packing (round trip, layout, crash safety, map size) and the multi-worker window Dataset."""
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ def test_layout_keys_meta_info_and_manifest(clips_dir, packed):
     meta = (packed / "meta_info.txt").read_text().splitlines()
     assert len(meta) == 17 and meta[0] == "car-shadow/00000 (256,448,3)" and meta[8] == "dog/00000 (256,448,3)"
     assert all(re.fullmatch(r"[\w-]+/\d{5} \(256,448,3\)", line) for line in meta)
-    assert (packed / "meta_info_saliency.txt").read_text().splitlines() == [f"dog/{i:05d} (256,448,1)" for i in range(9)]
+    assert (packed / "meta_info_saliency.txt").read_text().splitlines() == [
+        f"dog/{i:05d} (256,448,1)" for i in range(9)
+    ]
     env, dbs = open_env(packed, ("masks",))  # the process-wide read-only environment the readers share
     with env.begin() as txn:
         keys = {k.decode() for k, _ in txn.cursor()}
@@ -92,8 +95,10 @@ def test_map_full_grows_the_map(clips_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(lmdb_pack, "estimate_map_size", lambda clips: 256 * 1024)
     manifest = pack_clips(clips_dir, tmp_path / "small.lmdb")
     assert manifest["map_size"] > 256 * 1024
-    np.testing.assert_array_equal(LmdbClips(tmp_path / "small.lmdb").frame("car-shadow", 7),
-                                  read_rgb(clips_dir / "car-shadow" / "frames" / "00007.jpg"))
+    np.testing.assert_array_equal(
+        LmdbClips(tmp_path / "small.lmdb").frame("car-shadow", 7),
+        read_rgb(clips_dir / "car-shadow" / "frames" / "00007.jpg"),
+    )
 
 
 def test_error_mid_pack_leaves_nothing(clips_dir, tmp_path):
@@ -150,7 +155,9 @@ def test_dataset_windows(clips_dir, packed):
     for t in range(7):
         np.testing.assert_array_equal(item["frames"][t], read_rgb(clips_dir / "dog" / "frames" / f"{t + 2:05d}.jpg"))
     rnd = ClipWindowDataset(packed, window=8, sampling="random")
-    assert len(rnd) == 2 and {rnd[0]["start"] for _ in range(30)} == {0} and {rnd[1]["start"] for _ in range(40)} == {0, 1}
+    assert (
+        len(rnd) == 2 and {rnd[0]["start"] for _ in range(30)} == {0} and {rnd[1]["start"] for _ in range(40)} == {0, 1}
+    )
     assert ClipWindowDataset(packed, window=9).clip_names == ["dog"]  # car-shadow is too short
     with pytest.raises(InputError, match="clip 'car-shadow' has no saliency"):
         ClipWindowDataset(packed, maps=("saliency",))
@@ -170,7 +177,9 @@ def test_dataloader_with_two_workers(packed):
     for batch in loader:
         assert batch["frames"].dtype == torch.uint8
         for b in range(batch["frames"].shape[0]):
-            got.append((batch["clip"][b], int(batch["start"][b]), batch["frames"][b].numpy(), batch["masks"][b].numpy()))
+            got.append(
+                (batch["clip"][b], int(batch["start"][b]), batch["frames"][b].numpy(), batch["masks"][b].numpy())
+            )
     assert [(c, s) for c, s, _, _ in got] == [(e["clip"], e["start"]) for e in expected]
     for (_, _, frames, masks), e in zip(got, expected):
         np.testing.assert_array_equal(frames, e["frames"])

@@ -1,4 +1,5 @@
 """Metrics: PSNR/SSIM calibrated against scikit-image on real images, Lab and 256p variants, warping error, CDC."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,6 @@ from svcnet.evaluate.scoring import score_video, temporal_flows
 from svcnet.metrics import cdc, channel_histograms, js_divergence, psnr, ssim, warping_error
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis"
-
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -89,7 +89,8 @@ def test_lab_ab_metrics_are_float_not_uint8_wraparound():
     official = 10 * np.log10(255.0**2 / wrapped)
     assert abs(official - ours) > 0.5
     assert ssim(nchw(ab_pred), nchw(ab_gt)).item() == pytest.approx(
-        structural_similarity(ab_gt, ab_pred, channel_axis=2), abs=1e-9)
+        structural_similarity(ab_gt, ab_pred, channel_axis=2), abs=1e-9
+    )
 
 
 def test_256p_variant_resizes_like_cv2():
@@ -116,7 +117,7 @@ def test_score_video_excludes_first_frame():
 def shifted_video(img: np.ndarray, steps: int, dx: int = 3, dy: int = 2) -> np.ndarray:
     """Frame t = img shifted by t*(dx, dy) (cropped, so every frame is an exact warp of the previous)."""
     h, w = img.shape[0] - steps * dy, img.shape[1] - steps * dx
-    return np.stack([img[t * dy:t * dy + h, t * dx:t * dx + w] for t in range(steps)])
+    return np.stack([img[t * dy : t * dy + h, t * dx : t * dx + w] for t in range(steps)])
 
 
 def test_warping_error_zero_for_a_video_that_is_its_own_warp_known_flow():
@@ -160,8 +161,9 @@ def test_warping_error_nan_when_nothing_is_reliable():
 # --------------------------------------------------------------------------------------------------------- CDC
 def cdc_reference(video: np.ndarray, dilations=(1, 2, 4)) -> float:
     """Straight numpy/scipy transcription of the TCVC definition (per-channel histograms, scipy entropy)."""
-    hists = [[np.bincount(f[:, :, c].ravel(), minlength=256) / (f.shape[0] * f.shape[1]) for c in range(3)]
-             for f in video]
+    hists = [
+        [np.bincount(f[:, :, c].ravel(), minlength=256) / (f.shape[0] * f.shape[1]) for c in range(3)] for f in video
+    ]
     per_channel = np.zeros(3)
     for d in dilations:
         for c in range(3):

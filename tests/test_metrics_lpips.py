@@ -1,4 +1,5 @@
 """LPIPS from a locally made AlexNet backbone file (the real one cannot be downloaded here)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,6 @@ from torchvision.models import alexnet
 
 from svcnet.evaluate.lpips_backbone import FILE_NAME, load_lpips
 from svcnet.metrics import build_lpips, lpips_distance
-
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,4 +1,5 @@
 """CPNet, PWC-Net and the VGG16 features expose exactly the official state_dict keys, shapes, dtypes and order."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,11 +27,14 @@ def layout(model: torch.nn.Module) -> list[tuple[str, tuple[int, ...], str]]:
     return [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in model.state_dict().items()]
 
 
-@pytest.mark.parametrize("cls, name, entries, params", [
-    (CPNet, "CPNet_VGG16_Seg.txt", 98, 76_760_256),
-    (PWCNet, "PWCNet.txt", 126, 9_374_274),
-    (VGGFeaNet, "VGGFeaNet_vgg16_features.txt", 26, 14_714_688),
-])
+@pytest.mark.parametrize(
+    "cls, name, entries, params",
+    [
+        (CPNet, "CPNet_VGG16_Seg.txt", 98, 76_760_256),
+        (PWCNet, "PWCNet.txt", 126, 9_374_274),
+        (VGGFeaNet, "VGGFeaNet_vgg16_features.txt", 26, 14_714_688),
+    ],
+)
 def test_state_dict_layout_matches_spec(cls, name, entries, params):
     model = cls()
     expected = read_keys(name)

@@ -1,4 +1,6 @@
-"""SSNet and its sub-networks expose exactly the official state_dict keys, shapes and dtypes, and round-trip strictly."""
+"""SSNet and its sub-networks expose exactly the official state_dict keys, shapes and dtypes, and round-trip
+strictly."""
+
 from __future__ import annotations
 
 from pathlib import Path

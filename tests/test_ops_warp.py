@@ -1,4 +1,5 @@
 """Warping, occlusion masks and DIS flow on real and exactly shifted frames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,8 +70,8 @@ def test_inconsistent_flows_are_occluded():
 
 def test_dis_flow_recovers_known_shift_on_real_frame():
     img = skdata.astronaut()[:, :, ::-1].copy()
-    a = img[60:316, 40:488]          # 256×448
-    b = img[60 - 3:316 - 3, 40 + 5:488 + 5]  # content moves: a(p) = b(p + (-5, +3))
+    a = img[60:316, 40:488]  # 256×448
+    b = img[60 - 3 : 316 - 3, 40 + 5 : 488 + 5]  # content moves: a(p) = b(p + (-5, +3))
     flow = dis_flow(a, b)
     core = flow[40:-40, 40:-40]
     assert abs(np.median(core[..., 0]) - (-5.0)) < 0.25

@@ -1,7 +1,7 @@
 """Numeric parity of SSNet, its sub-networks and the first-frame reference with the official implementation
 (fixtures in ../shared/fixtures/parity, fake official weights from make_fake_ckpts.py seed 0)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 import torch
@@ -61,8 +61,10 @@ def reference(fx, ssnet):
 def corr_outputs(fx, ssnet, reference):
     _, _, ib_lab, feats = reference
     with torch.no_grad():
-        return {w: ssnet.corr.forward_details(fx["inputs"]["transform_l"][3 + w].unsqueeze(0), ib_lab, feats)
-                for w in (0, 1)}
+        return {
+            w: ssnet.corr.forward_details(fx["inputs"]["transform_l"][3 + w].unsqueeze(0), ib_lab, feats)
+            for w in (0, 1)
+        }
 
 
 def test_reference_image_and_lab(fx, reference):
@@ -83,16 +85,24 @@ def test_reference_rgb_and_vgg19_features(fx, reference):
     assert (grid(fx, rgb) - fx["ssnet"]["ref_I_reference_rgb_grid"]).abs().max() <= 1e-6
     assert_stats(fx, "ref_I_reference_rgb", rgb, rel=1e-6)
     assert [list(f.shape) for f in feats] == fx["ssnet"]["ref_features_B_shapes"]
-    errs = {key: assert_stats(fx, f"ref_features_B_{key}", f, rel=2e-6, atol=1e-6) for key, f in zip(FEATURE_KEYS, feats)}
-    print(f"reference rgb max abs diff {_max(grid(fx, rgb), fx['ssnet']['ref_I_reference_rgb_grid']):.2e}; features_B "
-          "stats max rel err", {k: f"{v:.1e}" for k, v in errs.items()})
+    errs = {
+        key: assert_stats(fx, f"ref_features_B_{key}", f, rel=2e-6, atol=1e-6) for key, f in zip(FEATURE_KEYS, feats)
+    }
+    print(
+        f"reference rgb max abs diff {_max(grid(fx, rgb), fx['ssnet']['ref_I_reference_rgb_grid']):.2e}; features_B "
+        "stats max rel err",
+        {k: f"{v:.1e}" for k, v in errs.items()},
+    )
 
 
 @pytest.mark.parametrize("w", [0, 1])
 def test_corrnet_parity(fx, corr_outputs, w):
     o, s = corr_outputs[w], fx["ssnet"]
-    print(f"window {w} CorrNet max abs diff: nonlocal_lab {_max(grid(fx, o.nonlocal_lab), s[f'w{w}_nonlocal_lab_grid']):.2e}"
-          f", wls_ab {_max(grid(fx, o.wls_ab), s[f'w{w}_wls_ab_grid']):.2e}")
+    print(
+        f"window {w} CorrNet max abs diff: "
+        f"nonlocal_lab {_max(grid(fx, o.nonlocal_lab), s[f'w{w}_nonlocal_lab_grid']):.2e}"
+        f", wls_ab {_max(grid(fx, o.wls_ab), s[f'w{w}_wls_ab_grid']):.2e}"
+    )
     # WarpNet: the temperature-0.01 softmax amplifies float32 rounding (official: up to 3.3e-4 between thread counts)
     assert (grid(fx, o.nonlocal_lab) - s[f"w{w}_nonlocal_lab_grid"]).abs().max() <= 2e-3
     assert_stats(fx, f"w{w}_nonlocal_lab", o.nonlocal_lab, rel=2e-5)
@@ -101,7 +111,7 @@ def test_corrnet_parity(fx, corr_outputs, w):
     assert_stats(fx, f"w{w}_corr_lab_after_wls", torch.cat((o.nonlocal_lab[:, :1], o.wls_ab), 1), rel=2e-5)
     assert_stats(fx, f"w{w}_corr_out", o.warped_0, rel=1e-4)
     assert_stats(fx, f"w{w}_similarity_map", o.similarity, rel=1e-6)
-    rgb_diff = (grid(fx, o.rgb_uint8[0].permute(2, 0, 1)).permute(1, 2, 0).int() - s[f"w{w}_corr_rgb_uint8_grid"].int())
+    rgb_diff = grid(fx, o.rgb_uint8[0].permute(2, 0, 1)).permute(1, 2, 0).int() - s[f"w{w}_corr_rgb_uint8_grid"].int()
     assert rgb_diff.abs().max() <= 1
     codes = torch.round(o.warped_0[0] * 255).to(torch.uint8)
     assert torch.equal(codes.float() / 255, o.warped_0[0])  # exact codes, as the official round trip gives
@@ -118,6 +128,7 @@ def test_sr_x2_parity(fx, ssnet):
 
 
 # ---- full official windows 0 and 1 (spec §1.3) on the 8 fixture frames: CPNet → PWC-Net → warps/masks → SSNet ----
+
 
 @pytest.fixture(scope="module")
 def windows(fx, ssnet, fake_ckpt_dir, reference, corr_outputs):
@@ -155,8 +166,9 @@ def windows(fx, ssnet, fake_ckpt_dir, reference, corr_outputs):
             last_ours = cp[c] if w == 0 else warp_official(prev[0], flows[2])
             ours = isolated
             if not (torch.equal(corr_outputs[w].warped_0, official_w0) and torch.equal(last_ours, last_out)):
-                ours = ssnet.forward_details(x_t, ib_lab, feats, cp[c], last_ours, warps, masks,
-                                             warped_0=corr_outputs[w].warped_0)
+                ours = ssnet.forward_details(
+                    x_t, ib_lab, feats, cp[c], last_ours, warps, masks, warped_0=corr_outputs[w].warped_0
+                )
         res[w] = dict(cp=cp, flows=flows, masks=masks, warps=warps, last_out=last_out, ours=ours, isolated=isolated)
         prev = (ours.out, isolated.out)
     return res
@@ -181,7 +193,7 @@ def test_window_intermediates_parity(fx, windows, w):
     print(f"window {w} intermediates max abs diff:", {k: f"{v:.2e}" for k, v in figures.items()})
     assert max(figures.values()) <= 1e-5, figures
     for i in range(7):
-        assert_stats(fx, f"w{w}_warn_outs_{i}", r["isolated"].warn_outs[:, 2 * i:2 * i + 2], rel=1e-5, atol=1e-6)
+        assert_stats(fx, f"w{w}_warn_outs_{i}", r["isolated"].warn_outs[:, 2 * i : 2 * i + 2], rel=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -197,8 +209,9 @@ def test_window0_outputs_parity(fx, windows):
     print("window 0 outputs max abs diff:", {k: f"{v:.2e}" for k, v in figures.items()})
     assert figures["ssnet_t"] <= 1e-5 and figures["residual"] <= 1e-5 and figures["ssnet_sr_t"] <= 1e-5
     # end to end: exact unless CorrNet flipped a code somewhere (then only near those pixels, by ~1/255)
-    assert figures["ssnet_t_end_to_end"] <= 1e-5 or torch.any(torch.round(ours.warped_0 * 255).to(torch.uint8)[0]
-                                                               != s["w0_warped_0_ab8"])
+    assert figures["ssnet_t_end_to_end"] <= 1e-5 or torch.any(
+        torch.round(ours.warped_0 * 255).to(torch.uint8)[0] != s["w0_warped_0_ab8"]
+    )
     for name, x in (("w0_ssnet_t", iso.out), ("w0_residual", iso.residual), ("w0_ssnet_sr_t", iso.sr[2])):
         assert_stats(fx, name, x, rel=1e-5, atol=1e-6)
 
@@ -215,8 +228,10 @@ def test_window1_outputs_parity(fx, windows):
     }
     print("window 1 outputs max abs diff:", {k: f"{v:.2e}" for k, v in figures.items()})
     assert figures["ssnet_t"] <= 1e-5 and figures["residual_grid"] <= 1e-5 and figures["ssnet_sr_t_grid"] <= 1e-5
-    flipped = any(torch.any(torch.round(windows[w]["ours"].warped_0 * 255).to(torch.uint8)[0] != s[f"w{w}_warped_0_ab8"])
-                  for w in (0, 1))
+    flipped = any(
+        torch.any(torch.round(windows[w]["ours"].warped_0 * 255).to(torch.uint8)[0] != s[f"w{w}_warped_0_ab8"])
+        for w in (0, 1)
+    )
     assert figures["ssnet_t_end_to_end"] <= 1e-5 or flipped
     for name, x in (("w1_ssnet_t", iso.out), ("w1_residual", iso.residual), ("w1_ssnet_sr_t", iso.sr[2])):
         assert_stats(fx, name, x, rel=1e-5, atol=1e-6)

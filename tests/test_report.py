@@ -1,4 +1,5 @@
 """``svcnet report`` from two small evaluations: tables, n/a reasons, plots, GIF, index.html (+ headless Chromium)."""
+
 from __future__ import annotations
 
 import csv
@@ -34,15 +35,68 @@ def report(tmp_path_factory) -> Path:
             scr[60:64, 100:104] = img[60:64, 100:104] | 1
             write_png(root / "scribbles" / clip / f"{src.stem}_256p.png", scr)
     for m in ("gray", "shift"):
-        assert main(["evaluate", "-q", "--pred", str(root / m), "--gt", str(root / "gt"), "--out", str(root / f"e_{m}"),
-                     "--method", m, "--dataset", "demo", "--lpips-weights", str(root / "none.pth")]) == 2
-        assert main(["evaluate", "-q", "--pred", str(root / m), "--gt", str(root / "gt"), "--out", str(root / f"e_{m}"),
-                     "--method", m, "--dataset", "demo"]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "-q",
+                    "--pred",
+                    str(root / m),
+                    "--gt",
+                    str(root / "gt"),
+                    "--out",
+                    str(root / f"e_{m}"),
+                    "--method",
+                    m,
+                    "--dataset",
+                    "demo",
+                    "--lpips-weights",
+                    str(root / "none.pth"),
+                ]
+            )
+            == 2
+        )
+        assert (
+            main(
+                [
+                    "evaluate",
+                    "-q",
+                    "--pred",
+                    str(root / m),
+                    "--gt",
+                    str(root / "gt"),
+                    "--out",
+                    str(root / f"e_{m}"),
+                    "--method",
+                    m,
+                    "--dataset",
+                    "demo",
+                ]
+            )
+            == 0
+        )
     write_training_log(root / "train" / "cpnet" / "cpnet2", [0.5, 0.4] + [0.3] * 16 + [0.2, 0.1], curve=True)
     write_training_log(root / "train" / "ssnet", [0.8, 0.6, 0.4])
-    assert main(["report", "--eval", str(root / "e_gray"), "--eval", str(root / "e_shift"), "--out",
-                 str(root / "rep"), "--scribbles", str(root / "scribbles"), "--training", str(root / "train" / "cpnet"),
-                 "--training", str(root / "train" / "ssnet")]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--eval",
+                str(root / "e_gray"),
+                "--eval",
+                str(root / "e_shift"),
+                "--out",
+                str(root / "rep"),
+                "--scribbles",
+                str(root / "scribbles"),
+                "--training",
+                str(root / "train" / "cpnet"),
+                "--training",
+                str(root / "train" / "ssnet"),
+            ]
+        )
+        == 0
+    )
     return root / "rep"
 
 
@@ -66,8 +120,20 @@ def test_training_table_and_learning_curves(report, tmp_path):
     assert not (report / "plots" / "train_ssnet.png").exists()  # that run has no loss.png
     assert 'src="plots/train_cpnet2.png"' in (report / "index.html").read_text()
     (tmp_path / "empty").mkdir()
-    assert main(["report", "--eval", str(report.parent / "e_gray"), "--out", str(tmp_path / "rep"),
-                 "--training", str(tmp_path / "empty")]) == 2
+    assert (
+        main(
+            [
+                "report",
+                "--eval",
+                str(report.parent / "e_gray"),
+                "--out",
+                str(tmp_path / "rep"),
+                "--training",
+                str(tmp_path / "empty"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "rep").exists()
 
 
@@ -81,7 +147,9 @@ def test_report_files_and_tables(report):
     assert '- output lightness: `{"gray": "BT.601 luma (the gray input itself)", "shift": "not recorded"}`' in md
     with open(report / "per_video.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert {(r["method"], r["video"]) for r in rows} == {(m, v) for m in ("gray", "shift") for v in ("car-shadow", "dog")}
+    assert {(r["method"], r["video"]) for r in rows} == {
+        (m, v) for m in ("gray", "shift") for v in ("car-shadow", "dog")
+    }
     for name in ("per_video_psnr.png", "per_video_warp_error.png", "psnr_frames_dog.png"):
         assert (report / "plots" / name).stat().st_size > 1000
     import imageio.v3 as iio
@@ -98,12 +166,19 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
     if exe is None:
         pytest.skip("chromium is not installed")
     url = (report / "index.html").resolve().as_uri()
-    dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     assert dom.count("<table>") == 3 and "PSNR" in dom
     shot = tmp_path / "shot.png"
-    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1200,2000", url], capture_output=True, timeout=120)
+    subprocess.run(
+        [exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", "--window-size=1200,2000", url],
+        capture_output=True,
+        timeout=120,
+    )
     img = read_rgb(shot)
     assert img.std() > 10  # tables and images drew something
 
@@ -116,23 +191,37 @@ def test_every_image_decodes_and_tables_fill_in_headless_chromium(report):
     if exe is None:
         pytest.skip("chromium is not installed")
     probe = report / "_probe.html"
-    script = ("<script>window.addEventListener('load', () => { const out = document.createElement('pre');"
-              "out.id = 'probe'; out.textContent = JSON.stringify({images: [...document.images].map("
-              "i => [i.getAttribute('src'), i.complete ? i.naturalWidth : -1]), rows: [...document.querySelectorAll("
-              "'table')].map(t => t.querySelectorAll('tbody tr').length)}); document.body.appendChild(out); });"
-              "</script>")
+    script = (
+        "<script>window.addEventListener('load', () => { const out = document.createElement('pre');"
+        "out.id = 'probe'; out.textContent = JSON.stringify({images: [...document.images].map("
+        "i => [i.getAttribute('src'), i.complete ? i.naturalWidth : -1]), rows: [...document.querySelectorAll("
+        "'table')].map(t => t.querySelectorAll('tbody tr').length)}); document.body.appendChild(out); });"
+        "</script>"
+    )
     probe.write_text((report / "index.html").read_text().replace("</body>", script + "</body>"))
     try:
-        dom = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
-                              "--virtual-time-budget=10000", "--dump-dom", probe.resolve().as_uri()],
-                             capture_output=True, text=True, timeout=120).stdout
+        dom = subprocess.run(
+            [
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--allow-file-access-from-files",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                probe.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
     finally:
         probe.unlink()
     import html as html_lib
     import json
 
     start = dom.index('<pre id="probe">') + len('<pre id="probe">')
-    found = json.loads(html_lib.unescape(dom[start:dom.index("</pre>", start)]))
+    found = json.loads(html_lib.unescape(dom[start : dom.index("</pre>", start)]))
     sources = [s for s, _ in found["images"]]
     assert "media/car-shadow.gif" in sources and "plots/per_video_psnr.png" in sources
     assert all(width > 0 for _, width in found["images"]), found["images"]
@@ -151,8 +240,9 @@ def test_header_records_the_saliency_setting_and_what_each_clip_used(report, tmp
         folder = tmp_path / "data" / "demo" / "saliency" / "train" / clip
         folder.mkdir(parents=True)
         (folder / "metadata.json").write_text(json.dumps({"clip": clip, "method": method}))
-    assert saliency_backend(config, tmp_path) == ("method auto, fallback spectral_residual; "
-                                                  "used: bmx=spectral_residual, dog=masks")
+    assert saliency_backend(config, tmp_path) == (
+        "method auto, fallback spectral_residual; used: bmx=spectral_residual, dog=masks"
+    )
     assert saliency_backend({"profile": "demo"}, tmp_path) == "not configured"
 
 

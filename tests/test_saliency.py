@@ -1,4 +1,5 @@
 """Saliency: the PFAN network (forward, key layout, strict load), OpenCV fallbacks, dataset masks, method choice."""
+
 from __future__ import annotations
 
 import json
@@ -40,10 +41,14 @@ def test_forward_shapes_and_range(net):
     with torch.no_grad():
         y = net(x)
         feats = net.backbone(x)
-    assert y.shape == (2, 1, 32, 48) and 0 < y.min() and y.max() < 1
+    assert y.shape == (2, 1, 32, 48) and y.min() > 0 and y.max() < 1
     assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == {
-        "conv1_2": (64, 32, 48), "conv2_2": (128, 16, 24), "conv3_3": (256, 8, 12),
-        "conv4_3": (512, 4, 6), "conv5_3": (512, 2, 3)}
+        "conv1_2": (64, 32, 48),
+        "conv2_2": (128, 16, 24),
+        "conv3_3": (256, 8, 12),
+        "conv4_3": (512, 4, 6),
+        "conv5_3": (512, 2, 3),
+    }
     assert tuple(net.cha_att(torch.rand(2, 384, 4, 4)).shape) == (2, 384, 1, 1)
     assert tuple(net.spa_att(torch.rand(2, 64, 8, 8)).shape) == (2, 1, 8, 8)
 
@@ -52,12 +57,19 @@ def test_key_layout_of_the_public_port(net):
     sd = net.state_dict()
     assert len(sd) == 115 and sum(p.numel() for p in net.parameters()) == 16_381_607
     want = {
-        "vgg16.0.weight": (64, 3, 3, 3), "vgg16.28.weight": (512, 512, 3, 3),
-        "cpfe_conv3_3.conv_1_1.weight": (32, 256, 1, 1), "cpfe_conv5_3.conv_dil_7.weight": (32, 512, 3, 3),
-        "cpfe_conv4_3.bn.running_var": (128,), "cha_att.linear_1.weight": (96, 384),
-        "cha_att.linear_2.bias": (384,), "hl_conv1.weight": (64, 384, 3, 3), "ll_conv_2.weight": (64, 128, 3, 3),
-        "spa_att.grp1_conv1k.weight": (32, 64, 1, 9), "spa_att.grp2_convk1.weight": (32, 64, 9, 1),
-        "spa_att.grp1_bn2.num_batches_tracked": (), "ff_conv_1.weight": (1, 128, 3, 3),
+        "vgg16.0.weight": (64, 3, 3, 3),
+        "vgg16.28.weight": (512, 512, 3, 3),
+        "cpfe_conv3_3.conv_1_1.weight": (32, 256, 1, 1),
+        "cpfe_conv5_3.conv_dil_7.weight": (32, 512, 3, 3),
+        "cpfe_conv4_3.bn.running_var": (128,),
+        "cha_att.linear_1.weight": (96, 384),
+        "cha_att.linear_2.bias": (384,),
+        "hl_conv1.weight": (64, 384, 3, 3),
+        "ll_conv_2.weight": (64, 128, 3, 3),
+        "spa_att.grp1_conv1k.weight": (32, 64, 1, 9),
+        "spa_att.grp2_convk1.weight": (32, 64, 9, 1),
+        "spa_att.grp1_bn2.num_batches_tracked": (),
+        "ff_conv_1.weight": (1, 128, 3, 3),
     }
     assert {k: tuple(sd[k].shape) for k in want} == want
     assert "cpfe_conv3_3.conv_1_1.bias" not in sd  # CPFE convs have no bias
@@ -83,8 +95,11 @@ def test_keys_that_do_not_match_the_port_are_refused(net, tmp_path):
     sd = dict(net.state_dict())
     sd["ca.linear_1.weight"] = sd.pop("cha_att.linear_1.weight")
     torch.save({"model": sd}, tmp_path / "other.pth")
-    with pytest.raises(CheckpointError, match=r"missing keys: cha_att\.linear_1\.weight.*unexpected keys: "
-                                              r"ca\.linear_1\.weight.*sairajk"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing keys: cha_att\.linear_1\.weight.*unexpected keys: "
+        r"ca\.linear_1\.weight.*sairajk",
+    ):
         load_pfan(tmp_path / "other.pth")
     (tmp_path / "broken.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read PFAN checkpoint"):
@@ -121,15 +136,20 @@ def test_auto_falls_back_to_masks_then_classical_and_records_it(tmp_path, monkey
     (meta,) = run_saliency(with_masks, tmp_path / "out_a", SaliencySettings())
     assert meta["method"] == "masks" and "no PFAN weights" in meta["reason"]
     for i in range(3):
-        assert np.array_equal(read_mask(tmp_path / "out_a" / "dog" / f"{i:05d}.png"),
-                              read_mask(DEMO / "dog" / "masks" / f"{i:05d}.png"))
+        assert np.array_equal(
+            read_mask(tmp_path / "out_a" / "dog" / f"{i:05d}.png"), read_mask(DEMO / "dog" / "masks" / f"{i:05d}.png")
+        )
     no_masks = _clips(tmp_path / "b", masks=False)
     (meta,) = run_saliency(no_masks, tmp_path / "out_b", SaliencySettings())
     assert meta["method"] == "spectral_residual" and "no dataset masks" in meta["reason"]
     saved = json.loads((tmp_path / "out_b" / "dog" / "metadata.json").read_text())
     assert saved["method"] == "spectral_residual" and saved["frame_names"] == ["00000", "00001", "00002"]
     assert sorted(p.name for p in (tmp_path / "out_b" / "dog").iterdir()) == [
-        "00000.png", "00001.png", "00002.png", "metadata.json"]
+        "00000.png",
+        "00001.png",
+        "00002.png",
+        "metadata.json",
+    ]
     (again,) = run_saliency(no_masks, tmp_path / "out_b", SaliencySettings())
     assert again.get("skipped") is True
 

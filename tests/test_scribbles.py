@@ -1,4 +1,5 @@
 """Evaluation scribbles: flow carry on a clip with a known motion, seeds, geometry, styles, the official format."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ H, W = 256, 448
 def moving_clip() -> list[np.ndarray]:
     """Six 448x256 crops of the astronaut photograph, the window shifted by STEP each frame."""
     big = cv2.resize(data.astronaut(), (600, 400), interpolation=cv2.INTER_AREA)
-    return [np.ascontiguousarray(big[10 + t * STEP[1]:10 + t * STEP[1] + H, 10 + t * STEP[0]:10 + t * STEP[0] + W])
-            for t in range(6)]
+    return [
+        np.ascontiguousarray(big[10 + t * STEP[1] : 10 + t * STEP[1] + H, 10 + t * STEP[0] : 10 + t * STEP[0] + W])
+        for t in range(6)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,7 @@ def test_first_frame_points_take_the_ground_truth_colour_in_4x4_squares(carried,
         want = frame[p["y"], p["x"]]
         assert tuple(p["rgb"]) == tuple(np.where(want.any(), want, 1))
     last = carried.first_points[-1]  # painted last, so its whole square is visible
-    assert (img[last["y"] - 2:last["y"] + 2, last["x"] - 2:last["x"] + 2] == last["rgb"]).all()
+    assert (img[last["y"] - 2 : last["y"] + 2, last["x"] - 2 : last["x"] + 2] == last["rgb"]).all()
     assert img.any(axis=2).sum() <= 40 * 16
 
 
@@ -114,8 +117,12 @@ def test_point_occlusion_check_equals_the_dense_mask():
     a, b = read_rgb(DEMO / "dog" / "frames" / "00010.jpg"), read_rgb(DEMO / "dog" / "frames" / "00011.jpg")
     est = dis_estimator()
     fw, bw = est(a, b), est(b, a)
-    dense = occlusion_mask(torch.from_numpy(bw).permute(2, 0, 1)[None].double(),
-                           torch.from_numpy(fw).permute(2, 0, 1)[None].double())[0, 0].numpy() > 0.5
+    dense = (
+        occlusion_mask(
+            torch.from_numpy(bw).permute(2, 0, 1)[None].double(), torch.from_numpy(fw).permute(2, 0, 1)[None].double()
+        )[0, 0].numpy()
+        > 0.5
+    )
     ys, xs = np.mgrid[0:H:3, 0:W:3]
     xy = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
     points = occluded_at(xy, fw, bw, tolerance=np.sqrt(0.5))
@@ -207,8 +214,22 @@ def _clip(tmp_path: Path, n: int = 4, name: str = "dog") -> Path:
 def test_cli_writes_the_official_layout_and_resumes(tmp_path, capsys):
     clips = _clip(tmp_path)
     out = tmp_path / "scribbles"
-    args = ["scribbles", str(clips), "--out", str(out), "--style", "gt", "--style", "diverse3", "--seed", "1",
-            "--config", str(REPO / "config" / "config.yaml"), "--profile", "demo"]
+    args = [
+        "scribbles",
+        str(clips),
+        "--out",
+        str(out),
+        "--style",
+        "gt",
+        "--style",
+        "diverse3",
+        "--seed",
+        "1",
+        "--config",
+        str(REPO / "config" / "config.yaml"),
+        "--profile",
+        "demo",
+    ]
     assert main(args) == 0
     for style in ("gt", "diverse3"):
         folder = out / style / "dog"
@@ -218,8 +239,11 @@ def test_cli_writes_the_official_layout_and_resumes(tmp_path, capsys):
         assert meta["dropped_points"] == "not replaced" and meta["points_per_frame"][0] == 40
         assert meta["settings"]["seed"] == 1 and meta["settings"]["occlusion_tolerance"] == 1.5  # CLI over config
     gt, d3 = read_rgb(out / "gt" / "dog" / "00000_256p.png"), read_rgb(out / "diverse3" / "dog" / "00000_256p.png")
-    assert np.array_equal(recolour_image(gt, "diverse3") | (gt.any(axis=2, keepdims=True) & ~recolour_image(
-        gt, "diverse3").any(axis=2, keepdims=True)).astype(np.uint8), d3)  # same points, colours x // 2
+    assert np.array_equal(
+        recolour_image(gt, "diverse3")
+        | (gt.any(axis=2, keepdims=True) & ~recolour_image(gt, "diverse3").any(axis=2, keepdims=True)).astype(np.uint8),
+        d3,
+    )  # same points, colours x // 2
     before = (out / "gt" / "dog" / "00003_256p.png").stat().st_mtime_ns
     capsys.readouterr()
     assert main(args) == 0

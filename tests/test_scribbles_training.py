@@ -1,4 +1,5 @@
 """Random training scribbles (spec §3.3): geometry, probability, per-frame independence, reproducibility."""
+
 from __future__ import annotations
 
 import pickle
@@ -20,7 +21,7 @@ def test_points_are_4x4_squares_of_the_pixel_colour():
     yx = [(int(rng.integers(0, 256)), int(rng.integers(0, 448))) for _ in range(5)]
     last_y, last_x = yx[-1]
     top, left = max(0, last_y - 2), max(0, last_x - 2)
-    assert (out[top:last_y + 2, left:last_x + 2] == IMG[last_y, last_x]).all()  # painted last: whole square
+    assert (out[top : last_y + 2, left : last_x + 2] == IMG[last_y, last_x]).all()  # painted last: whole square
     for y, x in yx:
         assert out[y, x].any()  # the centre pixel is in its own square [c-2, c+2)
     assert out.any(axis=2).sum() <= 5 * 16
@@ -65,8 +66,9 @@ def test_same_draws_as_the_training_stage_functions():
     s = ScribbleSettings(prob=0.5, max_points=40, width=5)
     img_fn, win_fn = image_scribble_fn(s), window_scribble_fn(s)
     for seed in range(20):
-        assert np.array_equal(img_fn(IMG, np.random.default_rng(seed)),
-                              RandomScribble(0.5, 40, 5)(IMG, np.random.default_rng(seed)))
+        assert np.array_equal(
+            img_fn(IMG, np.random.default_rng(seed)), RandomScribble(0.5, 40, 5)(IMG, np.random.default_rng(seed))
+        )
         a = win_fn([IMG, IMG], np.random.default_rng(seed))
         b = RandomWindowScribble(0.5, 40, 5)([IMG, IMG], np.random.default_rng(seed))
         assert all(np.array_equal(x, y) for x, y in zip(a, b))

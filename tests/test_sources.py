@@ -1,4 +1,5 @@
 """The source registry (datasets/sources.yaml), resolve_weight, fetch_source and `svcnet fetch`."""
+
 from __future__ import annotations
 
 import copy
@@ -47,7 +48,7 @@ def raw_registry() -> dict:
 # ------------------------------------------------------------------------------------------------------- registry
 def test_registry_loads_and_has_every_required_source():
     sources = load_registry()
-    assert REQUIRED <= set(sources)
+    assert set(sources) >= REQUIRED
     assert {s.kind for s in sources.values()} == {"weights", "dataset"}
     assert sum(name.startswith("svcnet_") and s.kind == "dataset" for name, s in sources.items()) >= 8
 
@@ -62,14 +63,14 @@ def test_official_checkpoint_file_names_match_the_spec():
 
 def test_official_paths_appear_in_the_spec(shared_dir):
     spec = (shared_dir / "spec" / "svcnet-reference.md").read_text()
-    section = spec[spec.index("## 6. Released checkpoints"): spec.index("## 7.")]
+    section = spec[spec.index("## 6. Released checkpoints") : spec.index("## 7.")]
     for name in OFFICIAL:
         assert f"`{get_source(name).official_path}`" in section, name
 
 
 def test_every_svcnet_share_link_of_the_notes_is_in_the_registry(shared_dir):
     notes = (shared_dir / "notes" / "sources.md").read_text()
-    table = notes[notes.index("## 1. SVCNet releases"): notes.index("## 2.")]
+    table = notes[notes.index("## 1. SVCNet releases") : notes.index("## 2.")]
     ids = re.findall(r"`[uf]` `([^`]+)`", table)
     assert len(ids) >= 15
     urls = " ".join(u for s in load_registry().values() for u in s.urls)
@@ -81,7 +82,7 @@ def test_every_svcnet_share_link_of_the_notes_is_in_the_registry(shared_dir):
 def test_names_are_unique_duplicate_keys_are_refused(tmp_path, monkeypatch):
     text = REPO_SOURCES.read_text()
     first = text.index("\n  cpnet:\n")
-    block = text[first: text.index("\n  ssnet:\n")]
+    block = text[first : text.index("\n  ssnet:\n")]
     dup = tmp_path / "dup.yaml"
     dup.write_text(text + block)
     monkeypatch.setenv(SOURCES_ENV, str(dup))
@@ -121,8 +122,16 @@ def test_names_accept_dashes_and_capitals():
 
 
 ENTRY = {
-    "kind": "weights", "title": "t", "file": "a.pth", "urls": ["http://127.0.0.1/a.pth"], "sha256": None,
-    "size": None, "licence": "MIT", "access": "direct", "dest": "weights/a.pth", "used_for": "tests",
+    "kind": "weights",
+    "title": "t",
+    "file": "a.pth",
+    "urls": ["http://127.0.0.1/a.pth"],
+    "sha256": None,
+    "size": None,
+    "licence": "MIT",
+    "access": "direct",
+    "dest": "weights/a.pth",
+    "used_for": "tests",
 }
 
 
@@ -265,24 +274,50 @@ def served(test_registry):
     bundle = zip_bytes({"pack/models/inner.pth": b"inner weights", "pack/readme.txt": b"hi"})
     evil = zip_bytes({"ok.txt": b"1", "../../escaped.txt": b"x"})
     manual_text = "Open the share page https://example.invalid/page in a browser, save the file as {dest}."
-    write({
-        "good": weight("good.pth", [srv.add("/good.pth", Route(good))], hashlib.sha256(good).hexdigest()),
-        "bad": weight("bad.pth", [srv.add("/bad.pth", Route(b"tampered"))], hashlib.sha256(good).hexdigest()),
-        "gone": weight("gone.pth", [srv.add("/gone.pth", Route(status=404))], None),
-        "bundle": weight("bundle.zip", [srv.add("/bundle.zip", Route(bundle))], hashlib.sha256(bundle).hexdigest(),
-                         unpack={"format": "zip", "into": "weights/bundle", "folder": "pack"}),
-        "inner": weight("inner.pth", [], hashlib.sha256(b"inner weights").hexdigest(),
-                        from_archive={"source": "bundle", "member": "models/inner.pth"}),
-        "evil": {**weight("evil.zip", [srv.add("/evil.zip", Route(evil))], None),
-                 "kind": "dataset", "dest": "resources/downloads/evil.zip",
-                 "unpack": {"format": "zip", "into": "resources/evil", "folder": None}},
-        "by_hand": weight("by_hand.pth", ["https://example.invalid/page"], hashlib.sha256(good).hexdigest(),
-                          access="share_page", manual=manual_text),
-        "by_hand_zip": {**weight("hand.zip", ["https://example.invalid/page"], None, access="login",
-                                 manual=manual_text + " Then unpack into {into}."),
-                        "kind": "dataset", "dest": "resources/downloads/hand.zip",
-                        "unpack": {"format": "zip", "into": "resources/hand", "folder": "pack"}},
-    })
+    write(
+        {
+            "good": weight("good.pth", [srv.add("/good.pth", Route(good))], hashlib.sha256(good).hexdigest()),
+            "bad": weight("bad.pth", [srv.add("/bad.pth", Route(b"tampered"))], hashlib.sha256(good).hexdigest()),
+            "gone": weight("gone.pth", [srv.add("/gone.pth", Route(status=404))], None),
+            "bundle": weight(
+                "bundle.zip",
+                [srv.add("/bundle.zip", Route(bundle))],
+                hashlib.sha256(bundle).hexdigest(),
+                unpack={"format": "zip", "into": "weights/bundle", "folder": "pack"},
+            ),
+            "inner": weight(
+                "inner.pth",
+                [],
+                hashlib.sha256(b"inner weights").hexdigest(),
+                from_archive={"source": "bundle", "member": "models/inner.pth"},
+            ),
+            "evil": {
+                **weight("evil.zip", [srv.add("/evil.zip", Route(evil))], None),
+                "kind": "dataset",
+                "dest": "resources/downloads/evil.zip",
+                "unpack": {"format": "zip", "into": "resources/evil", "folder": None},
+            },
+            "by_hand": weight(
+                "by_hand.pth",
+                ["https://example.invalid/page"],
+                hashlib.sha256(good).hexdigest(),
+                access="share_page",
+                manual=manual_text,
+            ),
+            "by_hand_zip": {
+                **weight(
+                    "hand.zip",
+                    ["https://example.invalid/page"],
+                    None,
+                    access="login",
+                    manual=manual_text + " Then unpack into {into}.",
+                ),
+                "kind": "dataset",
+                "dest": "resources/downloads/hand.zip",
+                "unpack": {"format": "zip", "into": "resources/hand", "folder": "pack"},
+            },
+        }
+    )
     return srv, good, bundle
 
 
@@ -297,12 +332,14 @@ def test_fetch_downloads_verifies_and_is_idempotent(served, tmp_path):
 
 
 def test_fetch_archive_and_member(served, tmp_path):
-    srv, _, bundle = served
+    srv, _, _bundle = served
     root = tmp_path / "root"
     r = fetch_source("inner", root, timeout=2)
     assert r.status == "downloaded" and (root / "weights/inner.pth").read_bytes() == b"inner weights"
     assert files_under(root) == [
-        "weights/bundle.zip", "weights/bundle/pack/models/inner.pth", "weights/bundle/pack/readme.txt",
+        "weights/bundle.zip",
+        "weights/bundle/pack/models/inner.pth",
+        "weights/bundle/pack/readme.txt",
         "weights/inner.pth",
     ]
     assert fetch_source("bundle", root, timeout=2).status == "present"

@@ -1,5 +1,6 @@
 """Unit behaviour of SSNet's sub-networks on small inputs (random weights): residual forms, clamping, SR branch
 independence, CorrNet quantisation and batching."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -110,7 +111,7 @@ def test_warpnet_pads_rows_when_height_not_multiple_of_16():
 
 def test_wls_and_round_trip_quantise_to_cv2_codes():
     rng = np.random.default_rng(0)
-    l = (rng.random((16, 24), dtype=np.float32) * 80 - 30)
+    l = rng.random((16, 24), dtype=np.float32) * 80 - 30
     lab = np.stack([l, rng.normal(0, 10, (16, 24)).astype(np.float32), rng.normal(0, 10, (16, 24)).astype(np.float32)])
     ab = wls_smooth_ab(l, lab)
     assert ab.shape == (2, 16, 24) and ab.dtype == np.float32
@@ -137,19 +138,34 @@ def test_ssnet_forward_small_batch_and_sr_paths():
     # as the official code does (bit-identical)
     order = [*zip(p_list[:3], m_list[:3]), (last, m_list[2]), *zip(p_list[3:], m_list[3:])]
     for slot, (x, m) in enumerate(order):
-        assert torch.equal(det.warn_outs[:, 2 * slot:2 * slot + 2], net.warn(x, m)), slot
+        assert torch.equal(det.warn_outs[:, 2 * slot : 2 * slot + 2], net.warn(x, m)), slot
     # per-sample results equal batch-1 runs; batched BLAS moves CorrNet floats in the last bits, which the
     # temperature-0.01 softmax amplifies and the uint8 round trip can turn into isolated one-code flips
     corr_one = net.corr.forward_details(x_t[1:], lab_0[1:], [f[1:] for f in feats])
     codes_b = torch.round(det.warped_0[1:] * 255)
     codes_1 = torch.round(corr_one.warped_0 * 255)
     assert (codes_b - codes_1).abs().max() <= 1 and (codes_b != codes_1).float().mean() < 1e-3
-    one = net.forward_details(x_t[1:], lab_0[1:], [f[1:] for f in feats], p_t[1:], last[1:],
-                              [p[1:] for p in p_list], [m[1:] for m in m_list], warped_0=det.warped_0[1:])
+    one = net.forward_details(
+        x_t[1:],
+        lab_0[1:],
+        [f[1:] for f in feats],
+        p_t[1:],
+        last[1:],
+        [p[1:] for p in p_list],
+        [m[1:] for m in m_list],
+        warped_0=det.warped_0[1:],
+    )
     assert torch.allclose(one.out, out[1:], atol=1e-5) and torch.allclose(one.sr[2], up2[1:], atol=1e-5)
     # the official ×4/×8 branches do not change the returned ×2 output
-    args = (x_t[:1], lab_0[:1], [f[:1] for f in feats], p_t[:1], last[:1], [p[:1] for p in p_list],
-            [m[:1] for m in m_list])
+    args = (
+        x_t[:1],
+        lab_0[:1],
+        [f[:1] for f in feats],
+        p_t[:1],
+        last[:1],
+        [p[:1] for p in p_list],
+        [m[:1] for m in m_list],
+    )
     only2 = net.forward_details(*args, warped_0=det.warped_0[:1])
     net.sr_scales = (2, 4, 8)
     det_full = net.forward_details(*args, warped_0=det.warped_0[:1])
@@ -168,7 +184,7 @@ def test_warn_all_batched_on_cuda_equals_seven_calls():
     outs = net.warn_all(last, p_list, m_list)  # one batched pass on CUDA
     order = [*zip(p_list[:3], m_list[:3]), (last, m_list[2]), *zip(p_list[3:], m_list[3:])]
     for slot, (x, m) in enumerate(order):
-        assert torch.allclose(outs[:, 2 * slot:2 * slot + 2], net.warn(x, m), atol=1e-5), slot
+        assert torch.allclose(outs[:, 2 * slot : 2 * slot + 2], net.warn(x, m), atol=1e-5), slot
 
 
 @torch.no_grad()
@@ -220,7 +236,7 @@ def test_build_reference_shapes_and_identity_resize():
     from PIL import Image
 
     assert np.array_equal(np.asarray(Image.fromarray(rgb[1]).resize((48, 32), Image.BILINEAR)), rgb[1])
-    assert -50 <= ib_lab[:, 0].min() and ib_lab[:, 0].max() <= 50
+    assert ib_lab[:, 0].min() >= -50 and ib_lab[:, 0].max() <= 50
 
 
 @torch.no_grad()

@@ -1,4 +1,5 @@
 """CPNet training end to end on real (tiny) frames: exact resume after a kill, NaN stop, DDP with 2 gloo processes."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,6 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from train_helpers import REPO, make_tiny_lmdb, params_equal
 
 from svcnet.train.checkpoints import latest_checkpoint, load_checkpoint, load_weights
@@ -21,10 +21,12 @@ from svcnet.train.distributed import DistInfo
 from svcnet.train.settings import ScribbleSettings, StageSettings, TrainSettings
 
 SVCNET = [sys.executable, "-m", "svcnet"]
-STAGE = StageSettings(unit="iteration", duration=4, batch_size=1, size=(32, 32), lr=1e-4, save_every=2,
-                      lambda_seg=0.1, log_every=1)
-SETTINGS = TrainSettings(num_workers=0, deterministic=True, cpnet1=replace(STAGE, duration=0), cpnet2=STAGE,
-                         scribbles=ScribbleSettings())
+STAGE = StageSettings(
+    unit="iteration", duration=4, batch_size=1, size=(32, 32), lr=1e-4, save_every=2, lambda_seg=0.1, log_every=1
+)
+SETTINGS = TrainSettings(
+    num_workers=0, deterministic=True, cpnet1=replace(STAGE, duration=0), cpnet2=STAGE, scribbles=ScribbleSettings()
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +36,16 @@ def lmdb(tmp_path_factory) -> Path:
 
 def _config_file(tmp: Path, stage: StageSettings, **train) -> Path:
     """A YAML merged over config/config.yaml with this test's cpnet settings."""
-    st = {k: (list(v) if isinstance(v, tuple) else v) for k, v in stage.__dict__.items()
-          if k in ("unit", "duration", "batch_size", "size", "lr", "save_every", "lambda_seg", "log_every")}
-    data = {"profile": "test", "profiles": {"test": {}},
-            "train": {"num_workers": 0, "deterministic": True, "cpnet1": {"duration": 0}, "cpnet2": st, **train}}
+    st = {
+        k: (list(v) if isinstance(v, tuple) else v)
+        for k, v in stage.__dict__.items()
+        if k in ("unit", "duration", "batch_size", "size", "lr", "save_every", "lambda_seg", "log_every")
+    }
+    data = {
+        "profile": "test",
+        "profiles": {"test": {}},
+        "train": {"num_workers": 0, "deterministic": True, "cpnet1": {"duration": 0}, "cpnet2": st, **train},
+    }
     path = tmp / "train.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -48,12 +56,22 @@ def _env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
 
 
-def _train_in_process(lmdb: Path, out: Path, stop_after: int | None = None, resume: bool = False,
-                      save_every: int | None = None):
+def _train_in_process(
+    lmdb: Path, out: Path, stop_after: int | None = None, resume: bool = False, save_every: int | None = None
+):
     from svcnet.train.stages import train_cpnet_stage
 
-    return train_cpnet_stage(SETTINGS, "cpnet2", lmdb, out, DistInfo(), resume=resume, stop_after=stop_after,
-                             progress=False, save_every=save_every)
+    return train_cpnet_stage(
+        SETTINGS,
+        "cpnet2",
+        lmdb,
+        out,
+        DistInfo(),
+        resume=resume,
+        stop_after=stop_after,
+        progress=False,
+        save_every=save_every,
+    )
 
 
 def test_killed_run_resumes_to_the_same_weights(lmdb, tmp_path):
@@ -65,9 +83,24 @@ def test_killed_run_resumes_to_the_same_weights(lmdb, tmp_path):
     # the same run through the CLI, killed (SIGKILL) as soon as its first checkpoint is on disk, then resumed
     cfg = _config_file(tmp_path, STAGE)
     out = tmp_path / "killed"
-    cmd = [*SVCNET, "train", "cpnet", "--data", str(lmdb), "--out", str(out), "--config",
-           str(REPO / "config" / "config.yaml"), "--config", str(cfg), "--stage", "cpnet2",
-           "--no-progress", "--device", "cpu"]
+    cmd = [
+        *SVCNET,
+        "train",
+        "cpnet",
+        "--data",
+        str(lmdb),
+        "--out",
+        str(out),
+        "--config",
+        str(REPO / "config" / "config.yaml"),
+        "--config",
+        str(cfg),
+        "--stage",
+        "cpnet2",
+        "--no-progress",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     pointer = out / "cpnet2" / "checkpoints" / "latest.txt"
     deadline = time.time() + 60
@@ -131,8 +164,9 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ds = _NaNAt(CPNetImages(lmdb, (32, 32), image_scribble_fn(ScribbleSettings())), bad=2)  # iteration 3
-    loop = TrainLoop(CPNetTrainStep(CPNet(), lr=1e-4), ds, LoopSettings(iterations=4, save_every=2, progress=False),
-                     tmp_path)
+    loop = TrainLoop(
+        CPNetTrainStep(CPNet(), lr=1e-4), ds, LoopSettings(iterations=4, save_every=2, progress=False), tmp_path
+    )
     with pytest.raises(TrainingDiverged) as err:
         loop.run()
     msg = str(err.value)
@@ -149,17 +183,54 @@ def test_ddp_two_gloo_processes_match_one_process_with_twice_the_batch(lmdb, tmp
     def cmd(out: str, st: StageSettings, name: str) -> list[str]:
         (tmp_path / name).mkdir()
         cfg = _config_file(tmp_path / name, st)
-        return ["train", "cpnet", "--out", str(tmp_path / out), "--data", str(lmdb), "--config",
-                str(REPO / "config" / "config.yaml"), "--config", str(cfg), "--stage", "cpnet2",
-                "--no-progress", "--device", "cpu"]
+        return [
+            "train",
+            "cpnet",
+            "--out",
+            str(tmp_path / out),
+            "--data",
+            str(lmdb),
+            "--config",
+            str(REPO / "config" / "config.yaml"),
+            "--config",
+            str(cfg),
+            "--stage",
+            "cpnet2",
+            "--no-progress",
+            "--device",
+            "cpu",
+        ]
 
     ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc_per_node", "2",
-         "-m", "svcnet", *cmd("ddp", stage, "c1")], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=180)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nnodes",
+            "1",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "svcnet",
+            *cmd("ddp", stage, "c1"),
+        ],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert ddp.returncode == 0, ddp.stderr[-3000:]
     assert "rank 0 of 2" in ddp.stderr and "backend gloo" in ddp.stderr
-    single = subprocess.run([*SVCNET, *cmd("one", replace(stage, batch_size=2), "c2")], cwd=REPO, env=_env(),
-                            capture_output=True, text=True, timeout=180)
+    single = subprocess.run(
+        [*SVCNET, *cmd("one", replace(stage, batch_size=2), "c2")],
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     a = load_weights(tmp_path / "ddp" / "cpnet.pth")
     b = load_weights(tmp_path / "one" / "cpnet.pth")

@@ -1,11 +1,11 @@
 """SSNet joint training on real (tiny) frames: one iteration end to end, what trains and what stays frozen."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 import torch
-
 from train_helpers import make_tiny_lmdb
 
 from svcnet.train.checkpoints import load_weights
@@ -27,8 +27,9 @@ def test_one_joint_iteration_trains_comb_sr_warn_and_cpnet_but_not_corrnet(lmdb,
     torch.set_num_threads(1)
     torch.manual_seed(0)
     cp_path = save_official(CPNet(), tmp_path / "cpnet_start.pth")
-    st = StageSettings(unit="iteration", duration=1, size=(32, 48), crop=(64, 96), lr=1e-3, lr_cpnet=1e-4,
-                       lambda_sr=1.0, save_every=0)
+    st = StageSettings(
+        unit="iteration", duration=1, size=(32, 48), crop=(64, 96), lr=1e-3, lr_cpnet=1e-4, lambda_sr=1.0, save_every=0
+    )
     ts = TrainSettings(num_workers=0, ssnet=st)
     res = train_ssnet(ts, lmdb, cp_path, tmp_path / "out", DistInfo(), progress=False)
     assert res.completed

@@ -1,4 +1,5 @@
 """Training building blocks: resumable sample streams, checkpoints, logs, schedules, settings, SSNet window helpers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -85,12 +86,13 @@ def test_palindrome_and_official_visibility_mask():
     a = torch.zeros(1, 1, 2, 2)
     b = torch.full((1, 1, 2, 2), 0.01)
     # three identical channels summed before squaring: exp(-200 * (3 * 0.01)^2)
-    assert torch.allclose(visibility_mask(a, b, 200.0), torch.full_like(a, float(np.exp(-200 * 0.03 ** 2))))
+    assert torch.allclose(visibility_mask(a, b, 200.0), torch.full_like(a, float(np.exp(-200 * 0.03**2))))
 
 
 def test_window_flow_conventions_on_a_real_shift():
-    from svcnet.ops.warp import warp_by_flow
     from skimage import data
+
+    from svcnet.ops.warp import warp_by_flow
 
     img = np.ascontiguousarray(data.camera()[100:228, 100:292])
     shifted = np.ascontiguousarray(np.roll(img, 3, axis=1))  # content moves 3 px right

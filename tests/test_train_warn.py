@@ -1,4 +1,5 @@
 """WARN warm-up (svcnet/train/warn_step.py): the task on real frames, and its hand-over to SSNet's joint training."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from train_helpers import make_tiny_lmdb
 
 from svcnet.train.distributed import DistInfo
@@ -24,10 +24,10 @@ def _shifted_window(shift: int = 2, t: int = 7) -> dict[str, torch.Tensor]:
     from svcnet.train.samples import rgb_to_l_ab
 
     root = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis" / "dog" / "frames"
-    rgb = read_rgb(list_frames(root)[0])[100:164, 200:296 + t * shift]
+    rgb = read_rgb(list_frames(root)[0])[100:164, 200 : 296 + t * shift]
     ls, abs_ = [], []
     for k in range(t):
-        crop = np.ascontiguousarray(rgb[:, t * shift - k * shift: t * shift - k * shift + 96])
+        crop = np.ascontiguousarray(rgb[:, t * shift - k * shift : t * shift - k * shift + 96])
         l, ab = rgb_to_l_ab(crop)  # frame_k(x) = image(x - k·shift)
         ls.append(l)
         abs_.append(ab)
@@ -88,10 +88,12 @@ def test_warm_up_learns_and_ssnet_starts_from_it_with_warn_frozen(lmdb, tmp_path
     torch.set_num_threads(1)
     torch.manual_seed(0)
     cp_path = save_official(CPNet(), tmp_path / "cpnet_start.pth")
-    warm = StageSettings(unit="iteration", duration=12, batch_size=2, size=(32, 48), crop=(64, 96), lr=1e-3,
-                         save_every=0)
-    st = StageSettings(unit="iteration", duration=1, size=(32, 48), crop=(64, 96), lr=1e-3, lr_cpnet=0.0,
-                       lambda_sr=1.0, save_every=0)
+    warm = StageSettings(
+        unit="iteration", duration=12, batch_size=2, size=(32, 48), crop=(64, 96), lr=1e-3, save_every=0
+    )
+    st = StageSettings(
+        unit="iteration", duration=1, size=(32, 48), crop=(64, 96), lr=1e-3, lr_cpnet=0.0, lambda_sr=1.0, save_every=0
+    )
     ts = TrainSettings(num_workers=0, warn=warm, ssnet=st)
     res = train_ssnet(ts, lmdb, cp_path, tmp_path / "out", DistInfo(), progress=False)
     assert res.completed
@@ -140,8 +142,9 @@ def test_resume_after_the_warm_up_keeps_it_and_continues_ssnet(lmdb, tmp_path):
     torch.manual_seed(2)
     cp_path = save_official(CPNet(), tmp_path / "cpnet_start.pth")
     warm = StageSettings(unit="iteration", duration=3, size=(32, 48), crop=(64, 96), lr=1e-3)
-    st = StageSettings(unit="iteration", duration=2, size=(32, 48), crop=(64, 96), lr_cpnet=0.0, lambda_sr=1.0,
-                       save_every=1)
+    st = StageSettings(
+        unit="iteration", duration=2, size=(32, 48), crop=(64, 96), lr_cpnet=0.0, lambda_sr=1.0, save_every=1
+    )
     ts = TrainSettings(num_workers=0, warn=warm, ssnet=st)
     out = tmp_path / "out"
     first = train_ssnet(ts, lmdb, cp_path, out, DistInfo(), progress=False, stop_after=1)

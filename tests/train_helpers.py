@@ -1,4 +1,5 @@
 """Shared by the training tests: a tiny packed clip set made from the embedded demo clips, and settings."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "datasets" / "demo" / "davis"
 
 
-def make_tiny_lmdb(tmp: Path, clips: tuple[str, ...] = ("dog", "blackswan"), frames: int = 8,
-                   size: tuple[int, int] = (128, 224)) -> Path:
+def make_tiny_lmdb(
+    tmp: Path, clips: tuple[str, ...] = ("dog", "blackswan"), frames: int = 8, size: tuple[int, int] = (128, 224)
+) -> Path:
     """Pack ``frames`` frames (and masks) of real demo clips, downscaled to ``size`` (H, W), into tmp/train.lmdb."""
     from svcnet.data.frames import list_frames, read_mask, read_rgb, write_png
     from svcnet.data.lmdb_pack import pack_clips
@@ -24,8 +26,10 @@ def make_tiny_lmdb(tmp: Path, clips: tuple[str, ...] = ("dog", "blackswan"), fra
             rgb = cv2.resize(read_rgb(path), (size[1], size[0]), interpolation=cv2.INTER_AREA)
             write_png(src / clip / "frames" / f"{path.stem}.png", rgb)
             mask = read_mask(DEMO / clip / "masks" / f"{path.stem}.png")
-            write_png(src / clip / "masks" / f"{path.stem}.png",
-                      cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST))
+            write_png(
+                src / clip / "masks" / f"{path.stem}.png",
+                cv2.resize(mask, (size[1], size[0]), interpolation=cv2.INTER_NEAREST),
+            )
     out = tmp / "train.lmdb"
     pack_clips(src, out, ("masks",), 1)
     return out

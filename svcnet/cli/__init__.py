@@ -1,6 +1,7 @@
 """The ``svcnet`` command. Each ``svcnet/cli/cmd_<name>.py`` module defines ``register(app)`` and adds one
 subcommand; the modules are discovered here, so stages stay independent. Heavy imports (torch) happen inside
 the command functions, so ``svcnet --help`` is fast."""
+
 from __future__ import annotations
 
 import importlib

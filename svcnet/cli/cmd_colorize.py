@@ -1,4 +1,5 @@
 """``svcnet colorize``: colourise a clip (folder of frames or video) from colour scribbles with SVCNet or CPNet."""
+
 from __future__ import annotations
 
 import re
@@ -21,26 +22,50 @@ def register(app: typer.Typer) -> None:
     @app.command("colorize")
     def colorize_cmd(
         input: Path = typer.Argument(..., help="Folder of frames (numeric order) or a video file (mp4, avi, ...)."),
-        scribbles: Path = typer.Option(..., "--scribbles", "-s", help=(
-            "Folder of per-frame scribble images (<frame>_256p.png or <frame>.png; black = no scribble), or one "
-            "image for the first frame that is carried to later frames along the flow.")),
+        scribbles: Path = typer.Option(
+            ...,
+            "--scribbles",
+            "-s",
+            help=(
+                "Folder of per-frame scribble images (<frame>_256p.png or <frame>.png; black = no scribble), or one "
+                "image for the first frame that is carried to later frames along the flow."
+            ),
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder: frames/*.png, colorized.mp4, metadata.json."),
-        weights: Path = typer.Option(None, "--weights", "-w", help=(
-            "Folder with the official checkpoint names (cpnet_epoch1000_batchsize32.pth, ssnet_epoch2000_bs8.pth, "
-            "pwcNet-default.pytorch); default $SVCNET_WEIGHTS or ./weights.")),
+        weights: Path = typer.Option(
+            None,
+            "--weights",
+            "-w",
+            help=(
+                "Folder with the official checkpoint names (cpnet_epoch1000_batchsize32.pth, ssnet_epoch2000_bs8.pth, "
+                "pwcNet-default.pytorch); default $SVCNET_WEIGHTS or ./weights."
+            ),
+        ),
         cpnet: Path = typer.Option(None, "--cpnet", help="CPNet checkpoint file (overrides --weights)."),
         ssnet: Path = typer.Option(None, "--ssnet", help="SSNet checkpoint file (overrides --weights)."),
         pwcnet: Path = typer.Option(None, "--pwcnet", help="PWC-Net checkpoint file (overrides --weights)."),
-        flow: str = typer.Option("auto", "--flow", help="auto (PWC-Net if its weights are found, else DIS) | pwc | dis."),
+        flow: str = typer.Option(
+            "auto", "--flow", help="auto (PWC-Net if its weights are found, else DIS) | pwc | dis."
+        ),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
         method: str = typer.Option("svcnet", "--method", help="svcnet (CPNet + SSNet) | cpnet (frame-wise baseline)."),
-        edge: str = typer.Option("mirror", "--edge", help=(
-            "mirror: SSNet on every frame, neighbours beyond the clip mirrored | official: first/last 3 frames "
-            "from CPNet (needs >= 7 frames).")),
+        edge: str = typer.Option(
+            "mirror",
+            "--edge",
+            help=(
+                "mirror: SSNet on every frame, neighbours beyond the clip mirrored | official: first/last 3 frames "
+                "from CPNet (needs >= 7 frames)."
+            ),
+        ),
         size: str = typer.Option("256x448", "--size", help="Working size H x W (multiples of 16; official 256x448)."),
-        lightness: str = typer.Option("official", "--lightness", help=(
-            "official: output lightness = BT.601 luma used as Lab L, as the official code | input: keep each "
-            "frame's own Lab lightness.")),
+        lightness: str = typer.Option(
+            "official",
+            "--lightness",
+            help=(
+                "official: output lightness = BT.601 luma used as Lab L, as the official code | input: keep each "
+                "frame's own Lab lightness."
+            ),
+        ),
         fps: float = typer.Option(None, "--fps", help="mp4 frame rate (default: the input video's, or 25)."),
         max_frames: int = typer.Option(None, "--max-frames", help="Only the first N frames."),
         no_video: bool = typer.Option(False, "--no-video", help="Write PNG frames and metadata only."),
@@ -55,8 +80,16 @@ def register(app: typer.Typer) -> None:
 
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
         request = ColorizeRequest(
-            input=str(input), scribbles=str(scribbles), method=method, flow=flow, edge=edge,
-            work_size=parse_size(size), lightness=lightness, max_frames=max_frames, fps=fps, video=not no_video,
+            input=str(input),
+            scribbles=str(scribbles),
+            method=method,
+            flow=flow,
+            edge=edge,
+            work_size=parse_size(size),
+            lightness=lightness,
+            max_frames=max_frames,
+            fps=fps,
+            video=not no_video,
         )
         opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet, pwcnet=pwcnet)
         meta = colorize_files(request, out, opts, device=device, force=force, progress=not quiet)

@@ -1,4 +1,5 @@
 """``svcnet evaluate``: PSNR/SSIM (RGB, Lab, 256p), LPIPS, warping error and CDC of predicted videos."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,11 +20,19 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option(None, "--dataset", help="Dataset label (default: the --gt folder name)."),
         config: list[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
         profile: str = typer.Option(None, "--profile", help="Config profile (demo, small, paper)."),
-        lpips_weights: Path = typer.Option(None, "--lpips-weights", help=(
-            "torchvision AlexNet alexnet-owt-7be5be79.pth for LPIPS (default: weights/ then $TORCH_HOME/hub/checkpoints; "
-            "absent = LPIPS n/a).")),
-        include_first: bool = typer.Option(None, "--include-first/--exclude-first", help=(
-            "Score the first frame of each video too (official protocol: excluded).")),
+        lpips_weights: Path = typer.Option(
+            None,
+            "--lpips-weights",
+            help=(
+                "torchvision AlexNet alexnet-owt-7be5be79.pth for LPIPS (default: weights/ then "
+                "$TORCH_HOME/hub/checkpoints; absent = LPIPS n/a)."
+            ),
+        ),
+        include_first: bool = typer.Option(
+            None,
+            "--include-first/--exclude-first",
+            help=("Score the first frame of each video too (official protocol: excluded)."),
+        ),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
@@ -34,12 +43,21 @@ def register(app: typer.Typer) -> None:
         from svcnet.evaluate.settings import evaluate_options
 
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
-        opts = evaluate_options(config, profile, method=method, dataset=dataset, lpips_weights=lpips_weights,
-                                include_first=include_first, device=device)
+        opts = evaluate_options(
+            config,
+            profile,
+            method=method,
+            dataset=dataset,
+            lpips_weights=lpips_weights,
+            include_first=include_first,
+            device=device,
+        )
         summary = evaluate_folders(pred, gt, out, opts, metrics_file=metrics, progress=not quiet)
         means = summary["means"]
         shown = ", ".join(f"{k} {v if isinstance(v, str) or v is None else f'{v:.4g}'}" for k, v in means.items())
-        typer.echo(f"{summary['method']} on {summary['dataset']} ({summary['videos']} videos, {summary['frames']} "
-                   f"frames): {shown}".replace("None", "n/a"))
+        typer.echo(
+            f"{summary['method']} on {summary['dataset']} ({summary['videos']} videos, {summary['frames']} "
+            f"frames): {shown}".replace("None", "n/a")
+        )
         for key, reason in summary["not_available"].items():
             typer.echo(f"{key}: n/a ({reason})")

@@ -1,4 +1,5 @@
 """``svcnet fetch``: download registry sources (datasets/sources.yaml) with verification, or print the manual step."""
+
 from __future__ import annotations
 
 from pathlib import Path

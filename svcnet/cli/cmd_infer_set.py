@@ -1,4 +1,5 @@
 """``svcnet infer-set``: one method on every clip of a prepared split (DVC's batch form of the per-clip DAG jobs)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,17 +28,30 @@ def register(app: typer.Typer) -> None:
         split: Path = typer.Argument(..., help="Prepared split: <clip>/frames/*.png (e.g. data/demo/eval)."),
         method: str = typer.Option(..., "--method", "-m", help="gray | levin | cpnet | svcnet."),
         out: Path = typer.Option(..., "--out", "-o", help="Output root: <clip>/ in the `svcnet colorize` layout."),
-        scribbles: Path = typer.Option(None, "--scribbles", "-s", help=(
-            "Scribble root <clip>/<frame>_256p.png (e.g. results/demo/scribbles/gt); not used by gray.")),
+        scribbles: Path = typer.Option(
+            None,
+            "--scribbles",
+            "-s",
+            help=("Scribble root <clip>/<frame>_256p.png (e.g. results/demo/scribbles/gt); not used by gray."),
+        ),
         weights: Path = typer.Option(None, "--weights", "-w", help="cpnet/svcnet: folder with the official names."),
         cpnet: Path = typer.Option(None, "--cpnet", help="cpnet/svcnet: CPNet checkpoint (overrides --weights)."),
         ssnet: Path = typer.Option(None, "--ssnet", help="svcnet: SSNet checkpoint (overrides --weights)."),
-        size: str = typer.Option(None, "--size", help=(
-            "cpnet/svcnet working size H x W (default: data.height x data.width of --config, else 256x448).")),
-        lightness: str = typer.Option(None, "--lightness", help=(
-            "cpnet/svcnet output L channel: input | official (default: infer.lightness of --config, else official).")),
-        config: list[Path] = typer.Option(None, "--config", "-c", help=(
-            "Config file(s) for the working size and the lightness.")),
+        size: str = typer.Option(
+            None,
+            "--size",
+            help=("cpnet/svcnet working size H x W (default: data.height x data.width of --config, else 256x448)."),
+        ),
+        lightness: str = typer.Option(
+            None,
+            "--lightness",
+            help=(
+                "cpnet/svcnet output L channel: input | official (default: infer.lightness of --config, else official)."
+            ),
+        ),
+        config: list[Path] = typer.Option(
+            None, "--config", "-c", help=("Config file(s) for the working size and the lightness.")
+        ),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's)."),
         device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
         force: bool = typer.Option(False, "--force", help="Redo clips whose finished output is already in OUT."),
@@ -67,8 +81,10 @@ def register(app: typer.Typer) -> None:
         if scribbles is not None and method != "gray":
             missing = [c for c in clips if not (scribbles / c).is_dir()]
             if missing:
-                raise InputError(f"no scribbles for clip(s) {', '.join(missing)} under {scribbles} "
-                                 f"(run svcnet scribbles on {split} first)")
+                raise InputError(
+                    f"no scribbles for clip(s) {', '.join(missing)} under {scribbles} "
+                    f"(run svcnet scribbles on {split} first)"
+                )
         for clip in clips:
             frames, dest = split / clip / "frames", out / clip
             clip_scribbles = str(scribbles / clip) if scribbles is not None and method != "gray" else None
@@ -84,8 +100,9 @@ def register(app: typer.Typer) -> None:
                 from svcnet.infer.run import ColorizeRequest, colorize_files
 
                 torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
-                request = ColorizeRequest(input=str(frames), scribbles=clip_scribbles, method=method,
-                                          work_size=work_size, lightness=lightness)
+                request = ColorizeRequest(
+                    input=str(frames), scribbles=clip_scribbles, method=method, work_size=work_size, lightness=lightness
+                )
                 opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
                 colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)
             typer.echo(f"done: {dest}")

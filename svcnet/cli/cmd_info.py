@@ -1,4 +1,5 @@
 """``svcnet info``: versions and devices, for bug reports and reports' provenance."""
+
 from __future__ import annotations
 
 import json

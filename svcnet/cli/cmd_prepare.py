@@ -1,4 +1,5 @@
 """``svcnet prepare``: materialise the configured clip set of a split at the working size."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,9 +16,13 @@ def register(app: typer.Typer) -> None:
         config: list[Path] = typer.Option([Path("config/config.yaml")], "--config", "-c", help=CONFIG_HELP),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's `profile:`)."),
         split: str = typer.Option("eval", "--split", "-s", help="Which clip set of `data:`: train or eval."),
-        fetch_root: Path = typer.Option(Path("."), help=(
-            "Folder the source registry downloads under (DAVIS 2017 without `root:` goes to "
-            "FETCH_ROOT/resources/davis2017, as `svcnet fetch davis2017_trainval_480p` does).")),
+        fetch_root: Path = typer.Option(
+            Path("."),
+            help=(
+                "Folder the source registry downloads under (DAVIS 2017 without `root:` goes to "
+                "FETCH_ROOT/resources/davis2017, as `svcnet fetch davis2017_trainval_480p` does)."
+            ),
+        ),
     ) -> None:
         """Copy/resize the clips of `data.<split>` (demo, local DAVIS folder, or DAVIS 2017) into OUT."""
         from svcnet.config import load_config

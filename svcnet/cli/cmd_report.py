@@ -1,4 +1,5 @@
 """``svcnet report``: tables (methods × datasets × metrics), plots, side-by-side GIFs and index.html."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,12 @@ def register(app: typer.Typer) -> None:
         config: list[Path] = typer.Option(None, "--config", "-c", help="Config file(s) recorded in the header."),
         profile: str = typer.Option(None, "--profile", help="Config profile."),
         gif_videos: int = typer.Option(None, "--gif-videos", help="Side-by-side GIFs for this many videos."),
-        training: list[Path] = typer.Option(None, "--training", "-t", help=(
-            "A `svcnet train` output folder (repeatable): its stages' learning curves and loss summary.")),
+        training: list[Path] = typer.Option(
+            None,
+            "--training",
+            "-t",
+            help=("A `svcnet train` output folder (repeatable): its stages' learning curves and loss summary."),
+        ),
     ) -> None:
         """Build the report from evaluation folders."""
         from svcnet.config import DEFAULT_CONFIG, load_config
@@ -32,8 +37,15 @@ def register(app: typer.Typer) -> None:
         section = cfg.get("report", {})
         runs = [load_run(d) for d in eval_dirs]
         stages = [t for d in training or [] for t in find_training_runs(d)]
-        index = build_report(runs, out, cfg, scribbles, gif_videos if gif_videos is not None
-                             else section.get("gif_videos", 2), section.get("gif_frames", 24), training=stages)
+        index = build_report(
+            runs,
+            out,
+            cfg,
+            scribbles,
+            gif_videos if gif_videos is not None else section.get("gif_videos", 2),
+            section.get("gif_frames", 24),
+            training=stages,
+        )
         typer.echo(f"report: {index}")
 
 

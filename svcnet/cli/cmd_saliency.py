@@ -1,4 +1,5 @@
 """``svcnet saliency``: a saliency map per frame (PFAN, else dataset masks or OpenCV saliency)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,9 @@ def register(app: typer.Typer) -> None:
         clips_dir: Path = typer.Argument(..., help="Clip folder (<clip>/frames/*, optional <clip>/masks/*)."),
         out: Path = typer.Option(..., "--out", "-o", help="Writes OUT/<clip>/<frame>.png + OUT/<clip>/metadata.json."),
         clip: list[str] = typer.Option(None, "--clip", help="Only this clip (repeatable; default: all)."),
-        method: str = typer.Option(None, "--method", "-m",
-                                   help="auto | pfan | masks | spectral_residual | fine_grained (default: auto)."),
+        method: str = typer.Option(
+            None, "--method", "-m", help="auto | pfan | masks | spectral_residual | fine_grained (default: auto)."
+        ),
         weights: Path = typer.Option(None, "--weights", help="PFAN checkpoint (default: weights/<registry file>)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda (PFAN only)."),
         config: list[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),

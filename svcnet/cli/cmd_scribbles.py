@@ -1,4 +1,5 @@
 """``svcnet scribbles``: evaluation scribbles (official format) for the clips of a folder."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,10 +20,14 @@ def register(app: typer.Typer) -> None:
         width: int = typer.Option(None, "--width", help="Square width; 5 paints the official 4x4 squares."),
         seed: int = typer.Option(None, "--seed", help="Random seed of the point positions (default 0)."),
         reseed: bool = typer.Option(None, "--reseed/--no-reseed", help="Replace points lost on a frame by new ones."),
-        occlusion: bool = typer.Option(None, "--occlusion-check/--no-occlusion-check",
-                                       help="Drop points that fail the forward-backward flow check."),
-        tolerance: float = typer.Option(None, "--occlusion-tolerance",
-                                        help="Forward-backward flow error (px) above which a point is occluded."),
+        occlusion: bool = typer.Option(
+            None,
+            "--occlusion-check/--no-occlusion-check",
+            help="Drop points that fail the forward-backward flow check.",
+        ),
+        tolerance: float = typer.Option(
+            None, "--occlusion-tolerance", help="Forward-backward flow error (px) above which a point is occluded."
+        ),
         flow: str = typer.Option(None, "--flow", help="Flow backend: dis (default) or pwcnet (needs weights)."),
         dis_preset: str = typer.Option(None, "--dis-preset", help="OpenCV DIS preset: ultrafast, fast, medium."),
         pwcnet_weights: Path = typer.Option(None, "--pwcnet-weights", help="pwcNet-default.pytorch for --flow pwcnet."),
@@ -45,10 +50,18 @@ def register(app: typer.Typer) -> None:
             cfg = load_config(config, profile)
             stage = cfg.section_as("scribbles", ScribbleStageConfig)
             size = (cfg.data.height, cfg.data.width)
-        given = {"points": points, "width": width, "seed": seed, "reseed": reseed, "occlusion_check": occlusion,
-                 "occlusion_tolerance": tolerance,
-                 "flow": flow, "dis_preset": dis_preset, "styles": tuple(style) if style else None,
-                 "pwcnet_weights": str(pwcnet_weights) if pwcnet_weights else None}
+        given = {
+            "points": points,
+            "width": width,
+            "seed": seed,
+            "reseed": reseed,
+            "occlusion_check": occlusion,
+            "occlusion_tolerance": tolerance,
+            "flow": flow,
+            "dis_preset": dis_preset,
+            "styles": tuple(style) if style else None,
+            "pwcnet_weights": str(pwcnet_weights) if pwcnet_weights else None,
+        }
         stage = dataclasses.replace(stage, **{k: v for k, v in given.items() if v is not None})
         weights = None
         if stage.flow == "pwcnet":
@@ -56,11 +69,19 @@ def register(app: typer.Typer) -> None:
 
             weights = resolve_weight("pwcnet", path=Path(stage.pwcnet_weights) if stage.pwcnet_weights else None)
         estimator = make_flow_estimator(stage.flow, stage.dis_preset, weights)
-        settings = EvalScribbleSettings(points=stage.points, width=stage.width, seed=stage.seed,
-                                        reseed=stage.reseed, occlusion_check=stage.occlusion_check,
-                                        occlusion_tolerance=stage.occlusion_tolerance, size=size)
+        settings = EvalScribbleSettings(
+            points=stage.points,
+            width=stage.width,
+            seed=stage.seed,
+            reseed=stage.reseed,
+            occlusion_check=stage.occlusion_check,
+            occlusion_tolerance=stage.occlusion_tolerance,
+            size=size,
+        )
         results = run_scribbles(clips_dir, out, settings, estimator, stage.styles, clip or (), force=force)
         for meta in results:
             state = "up to date" if meta.get("skipped") else "written"
-            typer.echo(f"{out}/{meta['style']}/{meta['clip']}: {meta['frames']} frames, "
-                       f"{meta['points_per_frame'][0]} -> {meta['points_per_frame'][-1]} points ({state})")
+            typer.echo(
+                f"{out}/{meta['style']}/{meta['clip']}: {meta['frames']} frames, "
+                f"{meta['points_per_frame'][0]} -> {meta['points_per_frame'][-1]} points ({state})"
+            )

@@ -1,13 +1,16 @@
 """``svcnet train cpnet|ssnet``: train SVCNet's networks (single process, or DDP under torchrun)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
 
-train_app = typer.Typer(help="Train CPNet (stage 1 images, stage 2 video frames) and SSNet (WARN warm-up, then joint "
-                        "training on 7-frame windows).",
-                        no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train CPNet (stage 1 images, stage 2 video frames) and SSNet (WARN warm-up, then joint "
+    "training on 7-frame windows).",
+    no_args_is_help=True,
+)
 
 _CONFIG = typer.Option(None, "--config", "-c", help="Config file(s) (default config/config.yaml); section `train:`.")
 _PROFILE = typer.Option(None, "--profile", "-p", help="Profile to apply: demo | small | paper (default: the file's).")
@@ -42,8 +45,13 @@ def _setup(config: list[Path] | None, profile: str | None, device: str | None):
 
 
 def _overrides(amp, iterations, stop_after, save_every, progress) -> dict:
-    return {"amp": amp, "iterations": iterations, "stop_after": stop_after, "save_every": save_every,
-            "progress": progress}
+    return {
+        "amp": amp,
+        "iterations": iterations,
+        "stop_after": stop_after,
+        "save_every": save_every,
+        "progress": progress,
+    }
 
 
 @train_app.command("cpnet")
@@ -51,33 +59,58 @@ def train_cpnet_cmd(
     data: Path = typer.Option(..., "--data", help="Packed training clips (data/<profile>/train.lmdb)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; OUT/cpnet.pth is the trained CPNet."),
     stage: list[str] = typer.Option(None, "--stage", help="cpnet1 and/or cpnet2 (default: both, in order)."),
-    config: list[Path] = _CONFIG, profile: str = _PROFILE, resume: bool = _RESUME, device: str = _DEVICE,
-    amp: str = _AMP, iterations: int = _ITERS, stop_after: int = _STOP, save_every: int = _SAVE,
+    config: list[Path] = _CONFIG,
+    profile: str = _PROFILE,
+    resume: bool = _RESUME,
+    device: str = _DEVICE,
+    amp: str = _AMP,
+    iterations: int = _ITERS,
+    stop_after: int = _STOP,
+    save_every: int = _SAVE,
     progress: bool = _PROGRESS,
 ) -> None:
     """CPNet stage 1 (images, 256×256 in the paper) then stage 2 (video frames, 256×448)."""
     from svcnet.train.distributed import shutdown_distributed
     from svcnet.train.stages import data_path, train_cpnet
 
-    cfg, ts, info = _setup(config, profile, device)
+    _cfg, ts, info = _setup(config, profile, device)
     try:
         stages = tuple(stage) if stage else ("cpnet1", "cpnet2")
-        final = train_cpnet(ts, data_path(data), out, info, resume=resume, stages=stages,
-                            **_overrides(amp, iterations, stop_after, save_every, progress))
+        final = train_cpnet(
+            ts,
+            data_path(data),
+            out,
+            info,
+            resume=resume,
+            stages=stages,
+            **_overrides(amp, iterations, stop_after, save_every, progress),
+        )
     finally:
         shutdown_distributed()
     if info.is_main:
-        typer.echo(f"{out}: CPNet training {'finished: ' + str(final) if final else 'stopped early (--resume continues)'}")
+        typer.echo(
+            f"{out}: CPNet training {'finished: ' + str(final) if final else 'stopped early (--resume continues)'}"
+        )
 
 
 @train_app.command("ssnet")
 def train_ssnet_cmd(
     data: Path = typer.Option(..., "--data", help="Packed training clips (data/<profile>/train.lmdb)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder; OUT/ssnet.pth, OUT/cpnet.pth (fine-tuned), "
-                             "OUT/warn/warn.pth (warm-up)."),
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output folder; OUT/ssnet.pth, OUT/cpnet.pth (fine-tuned), OUT/warn/warn.pth (warm-up).",
+    ),
     cpnet: Path = typer.Option(None, "--cpnet", help="CPNet to start from (default: train.init.cpnet)."),
-    config: list[Path] = _CONFIG, profile: str = _PROFILE, resume: bool = _RESUME, device: str = _DEVICE,
-    amp: str = _AMP, iterations: int = _ITERS, stop_after: int = _STOP, save_every: int = _SAVE,
+    config: list[Path] = _CONFIG,
+    profile: str = _PROFILE,
+    resume: bool = _RESUME,
+    device: str = _DEVICE,
+    amp: str = _AMP,
+    iterations: int = _ITERS,
+    stop_after: int = _STOP,
+    save_every: int = _SAVE,
     progress: bool = _PROGRESS,
 ) -> None:
     """SSNet joint training on 7-frame windows (CPNet fine-tuned at its own learning rate), after the WARN warm-up
@@ -86,15 +119,24 @@ def train_ssnet_cmd(
     from svcnet.train.distributed import shutdown_distributed
     from svcnet.train.stages import data_path, train_ssnet
 
-    cfg, ts, info = _setup(config, profile, device)
+    _cfg, ts, info = _setup(config, profile, device)
     try:
-        res = train_ssnet(ts, data_path(data), cpnet, out, info, resume=resume,
-                          **_overrides(amp, iterations, stop_after, save_every, progress))
+        res = train_ssnet(
+            ts,
+            data_path(data),
+            cpnet,
+            out,
+            info,
+            resume=resume,
+            **_overrides(amp, iterations, stop_after, save_every, progress),
+        )
     finally:
         shutdown_distributed()
     if info.is_main:
-        typer.echo(f"{out}: SSNet training {'finished' if res.completed else 'stopped early (--resume continues)'} "
-                   f"at iteration {res.iteration}")
+        typer.echo(
+            f"{out}: SSNet training {'finished' if res.completed else 'stopped early (--resume continues)'} "
+            f"at iteration {res.iteration}"
+        )
 
 
 def register(app: typer.Typer) -> None:

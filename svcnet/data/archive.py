@@ -2,6 +2,7 @@
 destination, each and all together below size limits; everything is written into a temporary sibling folder that is
 renamed onto the destination only when the whole archive passed, so a refused archive leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,4 +1,5 @@
 """Atomic writes: write to a temporary sibling, then rename, so a reader never sees a half-written file."""
+
 from __future__ import annotations
 
 import contextlib
@@ -37,11 +38,10 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 
 def write_bytes_atomic(dest: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``dest`` atomically (fsync before rename)."""
-    with atomic_path(dest) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def write_text_atomic(dest: str | os.PathLike, text: str) -> None:

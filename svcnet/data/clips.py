@@ -10,6 +10,7 @@ Accepted layouts of a clip set folder ``root``:
 A map file belongs to the frame with the same stem (``masks/00012.png`` ↔ ``frames/00012.jpg``); a map folder must
 cover every frame. Problems raise :class:`~svcnet.errors.InputError` naming the file or folder.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,11 +56,15 @@ class Clip:
 
 
 def _has_images(folder: Path) -> bool:
-    return any(p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir())
+    return any(
+        p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir()
+    )
 
 
 def _subdirs(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: natural_key(p.name))
+    return sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: natural_key(p.name)
+    )
 
 
 def _match_maps(kind: str, frames: Sequence[Path], maps: Sequence[Path], folder: Path) -> tuple[Path, ...]:
@@ -101,7 +106,11 @@ def load_clip(
         folder = Path(folder)
         if not folder.is_dir():
             continue
-        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES]
+        files = [
+            p
+            for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        ]
         if not files:
             raise InputError(f"clip {name!r}: {kind} folder is empty: {folder}")
         maps[kind] = _match_maps(kind, frames, sorted(files, key=lambda p: natural_key(p.name)), folder)
@@ -113,6 +122,7 @@ def load_clip(
 
 def _clip_folders(root: Path) -> list[tuple[str, Path, dict[str, Path]]]:
     """(name, frames folder, map folders) for each clip of ``root`` in any supported layout."""
+
     def entry(name: str, clip_dir: Path) -> tuple[str, Path, dict[str, Path]]:
         frames_dir = clip_dir / FRAMES_DIR if (clip_dir / FRAMES_DIR).is_dir() else clip_dir
         return name, frames_dir, {k: clip_dir / k for k in MAP_KINDS}
@@ -163,8 +173,13 @@ def with_maps(clip: Clip, kind: str, folder: str | os.PathLike) -> Clip:
     """``clip`` with the ``kind`` maps of ``folder`` (one file per frame, same stems, same size) added or replaced."""
     folder = Path(folder)
     files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
-        if folder.is_dir() else (),
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if folder.is_dir()
+        else (),
         key=lambda p: natural_key(p.name),
     )
     if not files:

@@ -2,6 +2,7 @@
 before the file is renamed onto ``dest``. A failed download leaves nothing at ``dest``; only a ``.part`` file that a
 re-run can resume stays behind (never one whose content failed verification).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -184,8 +185,16 @@ def _fetch(
         if size is not None and total is not None and total != size:
             raise ChecksumError(f"{url}: server offers {total} bytes, expected {size}")
         received = offset
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=part.name[: -len(".part")], disable=None if progress is None else not progress, leave=False)
+        bar = tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=part.name[: -len(".part")],
+            disable=None if progress is None else not progress,
+            leave=False,
+        )
         try:
             with open(part, mode) as fh, bar:
                 try:

@@ -1,4 +1,5 @@
 """Frame folders and video files: numeric frame order, robust decoding to uint8 RGB, lossless atomic writes."""
+
 from __future__ import annotations
 
 import os
@@ -31,11 +32,7 @@ def list_frames(folder: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFI
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"frame folder not found: {folder}")
-    files = [
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes
-    ]
+    files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes]
     if not files:
         raise InputError(f"no image frames ({', '.join(suffixes)}) in {folder}")
     return sorted(files, key=lambda p: natural_key(p.name))
@@ -163,8 +160,7 @@ def write_mp4(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[n
         h, w = img.shape[:2]
         return np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") if (h % 2 or w % 2) else img
 
-    with atomic_path(path, suffix=".mp4") as tmp:
-        with iio.imopen(tmp, "w", plugin="pyav", extension=".mp4") as out:
-            out.init_video_stream("libx264", fps=fps)
-            for img in frames:
-                out.write_frame(even(img))
+    with atomic_path(path, suffix=".mp4") as tmp, iio.imopen(tmp, "w", plugin="pyav", extension=".mp4") as out:
+        out.init_video_stream("libx264", fps=fps)
+        for img in frames:
+            out.write_frame(even(img))

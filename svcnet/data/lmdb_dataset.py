@@ -4,6 +4,7 @@ fixed-length frame windows (7 frames for SSNet training).
 Safe with DataLoader workers: the lmdb environment is opened lazily, once per process (``readonly=True, lock=False,
 readahead=False``), and is never pickled into a worker.
 """
+
 from __future__ import annotations
 
 import json
@@ -144,7 +145,9 @@ class ClipWindowDataset(Dataset):
         if not self.clip_names:
             raise InputError(f"{path}: no clip has {window} frames or more")
         if sampling == "all":
-            self.index = [(n, s) for n in self.clip_names for s in window_starts(self.reader.num_frames(n), window, stride)]
+            self.index = [
+                (n, s) for n in self.clip_names for s in window_starts(self.reader.num_frames(n), window, stride)
+            ]
         else:
             self.index = [(n, -1) for n in self.clip_names]
 

@@ -16,6 +16,7 @@ The folder is written to a temporary sibling and renamed when complete; stale te
 removed first, so a re-run starts clean. The map size is computed from the data (an upper bound of the PNG sizes) and
 doubled if LMDB ever reports it full.
 """
+
 from __future__ import annotations
 
 import json

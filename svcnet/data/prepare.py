@@ -5,6 +5,7 @@ Sources: the embedded demo clips (``datasets/demo/davis``), a local folder (DAVI
 The output folder is written atomically (temporary sibling, renamed when complete), so an interrupted run leaves
 nothing behind and a re-run starts clean.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,10 @@ def fetch_davis2017(root: str | os.PathLike = ".") -> Path:
         return base
     found = next((p.parent.parent for p in sorted(base.rglob("480p")) if p.parent.name == "JPEGImages"), None)
     if found is None:
-        raise InputError(f"{base} does not contain JPEGImages/480p (not DAVIS 2017 TrainVal 480p?); unpack "
-                         "DAVIS-2017-trainval-480p.zip yourself and set `root:` of the clip set to its DAVIS folder")
+        raise InputError(
+            f"{base} does not contain JPEGImages/480p (not DAVIS 2017 TrainVal 480p?); unpack "
+            "DAVIS-2017-trainval-480p.zip yourself and set `root:` of the clip set to its DAVIS folder"
+        )
     return found
 
 
@@ -110,8 +113,12 @@ def write_clip(clip: Clip, dest: Path, size: tuple[int, int], interpolation: str
             else:
                 img = _resize(read_mask(path), size, interp)
             (dest / kind / f"{path.stem}.png").write_bytes(encode_png(img))
-    return {"frames": len(clip), **{kind: len(paths) for kind, paths in clip.maps.items()},
-            "source_size": [clip.height, clip.width], "source_sha256": clip_sha256(clip)}
+    return {
+        "frames": len(clip),
+        **{kind: len(paths) for kind, paths in clip.maps.items()},
+        "source_size": [clip.height, clip.width],
+        "source_sha256": clip_sha256(clip),
+    }
 
 
 def prepare_clipset(

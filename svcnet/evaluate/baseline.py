@@ -1,5 +1,6 @@
 """``svcnet baseline``: the grayscale and Levin et al. (2004) baselines, written like ``svcnet colorize`` output
 (``OUT/frames/<frame>.png``, ``colorized.mp4``, ``metadata.json``; one atomic folder, a finished run is skipped)."""
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,10 @@ def run_baseline(request: BaselineRequest, out: str | Path, force: bool = False,
     from svcnet import __version__
 
     if request.method not in METHODS:
-        raise InputError(f"unknown baseline {request.method!r}; choose {' or '.join(METHODS)} "
-                         f"(CPNet and SVCNet: svcnet colorize --method cpnet|svcnet)")
+        raise InputError(
+            f"unknown baseline {request.method!r}; choose {' or '.join(METHODS)} "
+            f"(CPNet and SVCNet: svcnet colorize --method cpnet|svcnet)"
+        )
     out = Path(out)
     if not force and _finished(out, request):
         log.info("%s is up to date", out)
@@ -76,18 +79,27 @@ def run_baseline(request: BaselineRequest, out: str | Path, force: bool = False,
             raise InputError("the levin baseline needs --scribbles (a folder of per-frame scribble images)")
         scribbles = open_scribbles(request.scribbles, clip, clip.size or (256, 448))
         if scribbles.carried:
-            raise InputError(f"the levin baseline needs one scribble per frame; {request.scribbles} is a single "
-                             f"image (give a folder of <frame>_256p.png files)")
+            raise InputError(
+                f"the levin baseline needs one scribble per frame; {request.scribbles} is a single "
+                f"image (give a folder of <frame>_256p.png files)"
+            )
     start = time.perf_counter()
     with clip_output(out, clip.fps, request.video) as writer:
-        for name, rgb in tqdm(clip.frames(), total=clip.count, desc=request.method, unit="frame",
-                              disable=not progress):
+        for name, rgb in tqdm(clip.frames(), total=clip.count, desc=request.method, unit="frame", disable=not progress):
             if scribbles is None:
                 result = gray_frame(rgb)
             else:
                 result = levin_colorize(rgb, _scribble_for_frame(scribbles.read(name), rgb.shape[:2]))
             writer.add(name, result)
-        writer.finish({"tool": TOOL, "version": __version__, "method": request.method, "request": asdict(request),
-                       "input": str(request.input), "scribbles": request.scribbles,
-                       "seconds": round(time.perf_counter() - start, 3)})
+        writer.finish(
+            {
+                "tool": TOOL,
+                "version": __version__,
+                "method": request.method,
+                "request": asdict(request),
+                "input": str(request.input),
+                "scribbles": request.scribbles,
+                "seconds": round(time.perf_counter() - start, 3),
+            }
+        )
     return out / METADATA

@@ -12,6 +12,7 @@ of a float64 solve near the scribbles and within about 1% far from sparse ones, 
 ``2^-23`` diagonal term keeps the system safely nonsingular where the affinities across strong edges are tiny.
 About 0.3 s of one CPU core per 448×256 frame (bench/levin.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -57,7 +58,7 @@ def nested_dissection_order(height: int, width: int, leaf: int = 16) -> np.ndarr
 
 def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """``out[y, x] = a[y + dy, x + dx]`` (edge values outside; callers mask them)."""
-    return np.pad(a, 1, mode="edge")[1 + dy:1 + dy + a.shape[0], 1 + dx:1 + dx + a.shape[1]]
+    return np.pad(a, 1, mode="edge")[1 + dy : 1 + dy + a.shape[0], 1 + dx : 1 + dx + a.shape[1]]
 
 
 def affinities(y: np.ndarray) -> np.ndarray:
@@ -92,8 +93,9 @@ def solve_chrominance(y: np.ndarray, marked: np.ndarray, values: np.ndarray) -> 
         rows.append(pix[keep])
         cols.append(_shifted(pix, dy, dx)[keep])
         vals.append(-wts[k][keep])
-    a = sp.csc_matrix((np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(n, n))
+    a = sp.csc_matrix(
+        (np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
     rhs = np.zeros((n, values.shape[-1]))
     rhs[pix[marked]] = values[marked]
     lu = spla.splu(a, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})

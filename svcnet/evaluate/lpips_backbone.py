@@ -4,6 +4,7 @@ Looked for, in order: an explicit path (``--lpips-weights`` / ``evaluate.lpips_w
 (``$SVCNET_WEIGHTS`` or ``./weights``, where ``svcnet fetch lpips_alexnet`` puts it), then torchvision's cache
 ``$TORCH_HOME/hub/checkpoints/``. When none is there LPIPS is reported as ``n/a`` with the reason, never guessed.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ def _candidates(path: str | os.PathLike | None) -> list[Path]:
     return [default_weights_dir() / FILE_NAME, Path(torch.hub.get_dir()) / "checkpoints" / FILE_NAME]
 
 
-def load_lpips(path: str | os.PathLike | None = None, device: torch.device | str = "cpu",
-               verify: bool = True) -> LpipsSetup:
+def load_lpips(
+    path: str | os.PathLike | None = None, device: torch.device | str = "cpu", verify: bool = True
+) -> LpipsSetup:
     """LPIPS (AlexNet, v0.1) on ``device`` from the first backbone found; an unverifiable or absent file gives
     ``model=None`` and the reason (an explicit ``path`` that does not exist is an error)."""
     from svcnet.metrics.perceptual import build_lpips
@@ -44,13 +46,19 @@ def load_lpips(path: str | os.PathLike | None = None, device: torch.device | str
 
     candidates = _candidates(path)
     if path is not None and not candidates[0].is_file():
-        raise SvcnetError(f"LPIPS backbone not found: {candidates[0]} (give the torchvision {FILE_NAME}, "
-                          f"`svcnet fetch {REGISTRY_NAME}`)")
+        raise SvcnetError(
+            f"LPIPS backbone not found: {candidates[0]} (give the torchvision {FILE_NAME}, "
+            f"`svcnet fetch {REGISTRY_NAME}`)"
+        )
     found = next((c for c in candidates if c.is_file()), None)
     if found is None:
         where = " or ".join(str(c) for c in candidates)
-        return LpipsSetup(None, None, f"LPIPS backbone {FILE_NAME} not found in {where}; get it with "
-                                      f"`svcnet fetch {REGISTRY_NAME}` or pass --lpips-weights")
+        return LpipsSetup(
+            None,
+            None,
+            f"LPIPS backbone {FILE_NAME} not found in {where}; get it with "
+            f"`svcnet fetch {REGISTRY_NAME}` or pass --lpips-weights",
+        )
     try:
         resolve_weight(REGISTRY_NAME, path=found, verify=verify)
         state = torch.load(found, map_location="cpu", weights_only=True)

@@ -3,6 +3,7 @@
 Everything is written into one folder atomically. Values that could not be measured are shown as ``n/a`` with the
 reason from the evaluation (never a number).
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,15 +18,30 @@ from pathlib import Path
 import numpy as np
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps
-from svcnet.evaluate.report_data import (EvalRun, data_hashes, git_commit, output_lightness, saliency_backend,
-                                         weights_used)
+from svcnet.evaluate.report_data import (
+    EvalRun,
+    data_hashes,
+    git_commit,
+    output_lightness,
+    saliency_backend,
+    weights_used,
+)
 from svcnet.evaluate.report_training import HEADER as TRAIN_HEADER
 from svcnet.evaluate.report_training import TrainingRun
 
-MAIN = (("psnr", "PSNR ↑", 2), ("ssim", "SSIM ↑", 4), ("lpips", "LPIPS ↓", 4), ("warp_error", "Warp err. ↓", 5),
-        ("cdc", "CDC ↓", 5))
-EXTRA = (("psnr_lab", "PSNR ab ↑", 2), ("ssim_lab", "SSIM ab ↑", 4), ("psnr_256p", "PSNR 256p ↑", 2),
-         ("ssim_256p", "SSIM 256p ↑", 4))
+MAIN = (
+    ("psnr", "PSNR ↑", 2),
+    ("ssim", "SSIM ↑", 4),
+    ("lpips", "LPIPS ↓", 4),
+    ("warp_error", "Warp err. ↓", 5),
+    ("cdc", "CDC ↓", 5),
+)
+EXTRA = (
+    ("psnr_lab", "PSNR ab ↑", 2),
+    ("ssim_lab", "SSIM ab ↑", 4),
+    ("psnr_256p", "PSNR 256p ↑", 2),
+    ("ssim_256p", "SSIM 256p ↑", 4),
+)
 BAR_METRICS = ("psnr", "ssim", "warp_error", "cdc")
 
 
@@ -119,8 +135,9 @@ def _plot_frames(runs: Sequence[EvalRun], video: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _side_by_side(runs: Sequence[EvalRun], video: str, scribbles: Path | None, path: Path,
-                  max_frames: int, scale: float) -> bool:
+def _side_by_side(
+    runs: Sequence[EvalRun], video: str, scribbles: Path | None, path: Path, max_frames: int, scale: float
+) -> bool:
     """GIF: gray | scribbles | each method | GT. False when the frames cannot be found."""
     import cv2
     import imageio.v3 as iio
@@ -157,9 +174,16 @@ def _side_by_side(runs: Sequence[EvalRun], video: str, scribbles: Path | None, p
     return True
 
 
-def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None = None,
-                 scribbles: str | Path | None = None, gif_videos: int = 2, gif_frames: int = 24,
-                 gif_scale: float = 0.5, training: Sequence[TrainingRun] = ()) -> Path:
+def build_report(
+    runs: Sequence[EvalRun],
+    out: str | Path,
+    config: dict | None = None,
+    scribbles: str | Path | None = None,
+    gif_videos: int = 2,
+    gif_frames: int = 24,
+    gif_scale: float = 0.5,
+    training: Sequence[TrainingRun] = (),
+) -> Path:
     """Write the report folder ``out``; returns the path of its index.html.
 
     ``training``: the training stages whose learning curves and loss summary the report shows."""
@@ -171,8 +195,11 @@ def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None =
     header = {
         "git_commit": git_commit(Path.cwd()),
         "config": config or {},
-        "data_hashes": {d: data_hashes(r.summary["gt"]) for d, r in
-                        {r.dataset: r for r in runs}.items() if Path(r.summary["gt"]).is_dir()},
+        "data_hashes": {
+            d: data_hashes(r.summary["gt"])
+            for d, r in {r.dataset: r for r in runs}.items()
+            if Path(r.summary["gt"]).is_dir()
+        },
         "flow_backend": {r.method: r.summary.get("flow") for r in runs},
         "saliency_backend": saliency_backend(config),
         "weights": {r.method: weights_used(r.summary["pred"]) for r in runs},
@@ -200,8 +227,11 @@ def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None =
             _plot_bars(runs, m, tmp / "plots" / f"per_video_{m}.png")
             images.append((f"plots/per_video_{m}.png", f"{m} per video"))
         for v in videos:
-            _plot_frames([r for r in runs if any(x["video"] == v for x in r.per_video)], v,
-                         tmp / "plots" / f"psnr_frames_{v}.png")
+            _plot_frames(
+                [r for r in runs if any(x["video"] == v for x in r.per_video)],
+                v,
+                tmp / "plots" / f"psnr_frames_{v}.png",
+            )
             images.append((f"plots/psnr_frames_{v}.png", f"{v}: PSNR over frames"))
         for t in training:
             if t.curve is not None:
@@ -210,8 +240,9 @@ def build_report(runs: Sequence[EvalRun], out: str | Path, config: dict | None =
         train_t = (TRAIN_HEADER, [t.row() for t in training])
         gifs = []
         for v in videos[:gif_videos]:
-            if _side_by_side(runs, v, Path(scribbles) if scribbles else None, tmp / "media" / f"{v}.gif",
-                             gif_frames, gif_scale):
+            if _side_by_side(
+                runs, v, Path(scribbles) if scribbles else None, tmp / "media" / f"{v}.gif", gif_frames, gif_scale
+            ):
                 gifs.append((f"media/{v}.gif", f"{v}: gray | scribbles | {' | '.join(r.method for r in runs)} | GT"))
         (tmp / "report.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
         (tmp / "results.md").write_text(_markdown(header, main_t, extra_t, images, gifs, train_t))
@@ -236,8 +267,10 @@ def _markdown(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
     buf.write(f"- saliency backend: `{header['saliency_backend']}`\n")
     buf.write(f"- output lightness: `{json.dumps(header['lightness'])}`\n")
     buf.write(f"- weights: `{json.dumps(header['weights'], default=str)}`\n\n")
-    buf.write("Protocol: metrics/README.md (first frame excluded, frame-weighted means, warping error and CDC per "
-              "video then averaged).\n\n## Main table\n\n")
+    buf.write(
+        "Protocol: metrics/README.md (first frame excluded, frame-weighted means, warping error and CDC per "
+        "video then averaged).\n\n## Main table\n\n"
+    )
     buf.write(markdown_table(*main_t) + "\n\n## Lab (ab) and 256p variants\n\n" + markdown_table(*extra_t) + "\n\n")
     if train_t[1]:
         buf.write("## Training\n\n" + markdown_table(*train_t) + "\n\n")
@@ -251,12 +284,28 @@ def _markdown(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
 
 def _html(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
     na = "".join(f"<li>{html.escape(line)}</li>" for line in _na_lines(header))
-    imgs = "".join(f'<figure><img src="{html.escape(s)}" alt="{html.escape(a)}"><figcaption>{html.escape(a)}'
-                   f"</figcaption></figure>" for s, a in gifs + images)
-    prov = html.escape(json.dumps({k: header[k] for k in ("git_commit", "data_hashes", "flow_backend",
-                                                          "saliency_backend", "weights", "lightness",
-                                                          "versions")},
-                                  indent=2, default=str))
+    imgs = "".join(
+        f'<figure><img src="{html.escape(s)}" alt="{html.escape(a)}"><figcaption>{html.escape(a)}</figcaption></figure>'
+        for s, a in gifs + images
+    )
+    prov = html.escape(
+        json.dumps(
+            {
+                k: header[k]
+                for k in (
+                    "git_commit",
+                    "data_hashes",
+                    "flow_backend",
+                    "saliency_backend",
+                    "weights",
+                    "lightness",
+                    "versions",
+                )
+            },
+            indent=2,
+            default=str,
+        )
+    )
     cfg = html.escape(json.dumps(header["config"], indent=2, default=str))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>svcnet results</title>
@@ -265,15 +314,15 @@ td,th{{border:1px solid #999;padding:4px 8px;text-align:right}}td:first-child{{t
 figure{{display:inline-block;margin:0.5em}}img{{max-width:100%}}pre{{background:#f4f4f4;padding:1em}}</style>
 </head><body>
 <h1>svcnet results</h1>
-<p>git commit <code>{html.escape(header['git_commit'])}</code>, profile
-<code>{html.escape(str(header['config'].get('profile', '?')))}</code>; output lightness
-<code>{html.escape(json.dumps(header['lightness']))}</code></p>
+<p>git commit <code>{html.escape(header["git_commit"])}</code>, profile
+<code>{html.escape(str(header["config"].get("profile", "?")))}</code>; output lightness
+<code>{html.escape(json.dumps(header["lightness"]))}</code></p>
 <h2>Main table</h2>
 {html_table(*main_t)}
 <h2>Lab (ab) and 256p variants</h2>
 {html_table(*extra_t)}
-{f'<h2>Training</h2>{html_table(*train_t)}' if train_t[1] else ''}
-{f'<h2>Not available</h2><ul>{na}</ul>' if na else ''}
+{f"<h2>Training</h2>{html_table(*train_t)}" if train_t[1] else ""}
+{f"<h2>Not available</h2><ul>{na}</ul>" if na else ""}
 <h2>Videos and plots</h2>
 {imgs}
 <p><a href="per_video.csv">per_video.csv</a> · <a href="results.md">results.md</a> ·

@@ -1,4 +1,5 @@
 """What a report shows: the evaluation summaries and CSVs, and the provenance header (config, commit, data hashes)."""
+
 from __future__ import annotations
 
 import csv
@@ -51,8 +52,13 @@ def git_commit(cwd: Path | None = None) -> str:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=30)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -93,7 +99,8 @@ def output_lightness(method: str, used: dict[str, object]) -> str:
     if method in BASELINE_LIGHTNESS:
         return BASELINE_LIGHTNESS[method]
     return {"input": "input (each frame's own Lab L)", "official": "official (BT.601 luma as Lab L)"}.get(
-        str(used.get("lightness")), "not recorded")
+        str(used.get("lightness")), "not recorded"
+    )
 
 
 def saliency_backend(config: dict | None, root: str | Path = ".") -> str:
@@ -104,7 +111,9 @@ def saliency_backend(config: dict | None, root: str | Path = ".") -> str:
         return "not configured"
     text = f"method {section.get('method', 'auto')}, fallback {section.get('fallback')}"
     used = {}
-    for meta in sorted((Path(root) / "data" / str(config.get("profile")) / "saliency" / "train").glob("*/metadata.json")):
+    for meta in sorted(
+        (Path(root) / "data" / str(config.get("profile")) / "saliency" / "train").glob("*/metadata.json")
+    ):
         try:
             data = json.loads(meta.read_text())
         except (OSError, ValueError):

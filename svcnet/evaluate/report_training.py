@@ -3,6 +3,7 @@
 A training folder is what ``svcnet train`` writes: ``log.csv`` (iteration, loss columns, it_per_s), ``loss.png``,
 ``summary.json``; a CPNet folder holds one such folder per stage (``cpnet1/``, ``cpnet2/``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,8 +29,14 @@ class TrainingRun:
 
     def row(self) -> list[str]:
         change = (self.loss_last - self.loss_first) / self.loss_first if self.loss_first else float("nan")
-        return [self.name, str(self.iterations), f"{self.loss_first:.4f}", f"{self.loss_last:.4f}",
-                f"{100 * change:+.1f} %", f"{self.it_per_s:.3g}"]
+        return [
+            self.name,
+            str(self.iterations),
+            f"{self.loss_first:.4f}",
+            f"{self.loss_last:.4f}",
+            f"{100 * change:+.1f} %",
+            f"{self.it_per_s:.3g}",
+        ]
 
 
 def load_training_run(folder: str | Path, name: str | None = None) -> TrainingRun:
@@ -46,8 +53,14 @@ def load_training_run(folder: str | Path, name: str | None = None) -> TrainingRu
     k = max(1, len(df) // 10)
     curve = folder / CURVE_NAME
     speed = df["it_per_s"].median() if "it_per_s" in df else float("nan")
-    return TrainingRun(name or folder.name, int(df["iteration"].iloc[-1]), float(df["loss"].iloc[:k].mean()),
-                       float(df["loss"].iloc[-k:].mean()), float(speed), curve if curve.is_file() else None)
+    return TrainingRun(
+        name or folder.name,
+        int(df["iteration"].iloc[-1]),
+        float(df["loss"].iloc[:k].mean()),
+        float(df["loss"].iloc[-k:].mean()),
+        float(speed),
+        curve if curve.is_file() else None,
+    )
 
 
 def find_training_runs(root: str | Path) -> list[TrainingRun]:

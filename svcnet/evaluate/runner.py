@@ -1,6 +1,7 @@
 """``svcnet evaluate`` as a library call: score every predicted video against its ground truth and write
 ``per_video.csv``, ``per_frame.csv`` and ``summary.json`` (one atomic folder), plus an optional flat metrics JSON for
 ``dvc metrics``."""
+
 from __future__ import annotations
 
 import csv
@@ -24,27 +25,38 @@ from svcnet.evaluate.videos import match_videos
 
 log = logging.getLogger(__name__)
 
-VIDEO_COLUMNS = ("video", "frames", "psnr", "ssim", "psnr_lab", "ssim_lab", "lpips", "warp_error", "cdc",
-                 "psnr_256p", "ssim_256p")
+VIDEO_COLUMNS = (
+    "video",
+    "frames",
+    "psnr",
+    "ssim",
+    "psnr_lab",
+    "ssim_lab",
+    "lpips",
+    "warp_error",
+    "cdc",
+    "psnr_256p",
+    "ssim_256p",
+)
 METRICS = VIDEO_COLUMNS[2:]
 FRAME_COLUMNS = ("video", "frame", *FRAME_METRICS, "warp_error")
 TEMPORAL = ("warp_error", "cdc")
 
 PROTOCOL = {
     "psnr_ssim": "RGB uint8 at the original resolution, data_range 255; SSIM = skimage structural_similarity "
-                 "defaults (7x7 uniform window, K1 0.01, K2 0.03, sample covariance), mean over channels",
+    "defaults (7x7 uniform window, K1 0.01, K2 0.03, sample covariance), mean over channels",
     "first_frame": "excluded from per-frame metrics (official *_without_first_frame lists)",
     "mean": "per-frame metrics averaged over all evaluated frames of all videos (frame-weighted, official); "
-            "warp_error and cdc averaged over frames (pairs) within a video, then over videos",
+    "warp_error and cdc averaged over frames (pairs) within a video, then over videos",
     "psnr_256p": "both images cv2.resize'd (bilinear) to 448x256 first, then as psnr/ssim",
     "lab": "(a, b) channels of OpenCV uint8 Lab compared in floating point, data_range 255; the official script's "
-           "uint8 subtraction/square (wraps modulo 256) is not reproduced",
+    "uint8 subtraction/square (wraps modulo 256) is not reproduced",
     "lpips": "lpips package, AlexNet trunk, v0.1 linear heads, inputs RGB in [-1, 1], per frame",
     "warp_error": "Lai et al. 2018: prediction frame t+1 backward-warped onto t (grid_sample, bilinear, border) by "
-                  "the flow of the input frames t -> t+1; masked MSE on RGB in [0, 1] over pixels that are neither "
-                  "occluded (forward-backward check) nor on motion boundaries; at the evaluation resolution",
+    "the flow of the input frames t -> t+1; masked MSE on RGB in [0, 1] over pixels that are neither "
+    "occluded (forward-backward check) nor on motion boundaries; at the evaluation resolution",
     "cdc": "TCVC colour distribution consistency: per-channel 256-bin histograms, Jensen-Shannon divergence "
-           "(natural log) at frame distances 1, 2, 4 weighted 1/3 each, mean over channels",
+    "(natural log) at frame distances 1, 2, 4 weighted 1/3 each, mean over channels",
 }
 
 
@@ -79,8 +91,14 @@ def _versions() -> dict[str, str]:
 
     from svcnet import __version__
 
-    out = {"svcnet": __version__, "python": platform.python_version(), "torch": torch.__version__,
-           "numpy": np.__version__, "opencv": cv2.__version__, "scikit-image": skimage.__version__}
+    out = {
+        "svcnet": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "scikit-image": skimage.__version__,
+    }
     try:
         from importlib.metadata import version
 
@@ -111,9 +129,14 @@ def _mean(values: list[float]) -> float:
     return float(arr.mean()) if arr.size else float("nan")
 
 
-def evaluate_folders(pred: str | os.PathLike, gt: str | os.PathLike, out: str | os.PathLike,
-                     options: EvaluateOptions = EvaluateOptions(), metrics_file: str | os.PathLike | None = None,
-                     progress: bool = True) -> dict:
+def evaluate_folders(
+    pred: str | os.PathLike,
+    gt: str | os.PathLike,
+    out: str | os.PathLike,
+    options: EvaluateOptions = EvaluateOptions(),
+    metrics_file: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict:
     """Score ``pred`` against ``gt`` (folders of videos); writes ``out``/{per_video.csv, per_frame.csv,
     summary.json} atomically and returns the summary."""
     pairs = match_videos(pred, gt)  # all layout errors before any work
@@ -131,8 +154,17 @@ def evaluate_folders(pred: str | os.PathLike, gt: str | os.PathLike, out: str | 
     return _evaluate(pairs, pred, gt, out, options, device, setup, metrics_file, progress)
 
 
-def _evaluate(pairs: list, pred: str | os.PathLike, gt: str | os.PathLike, out: str | os.PathLike,
-              options: EvaluateOptions, device: torch.device, setup, metrics_file, progress: bool) -> dict:
+def _evaluate(
+    pairs: list,
+    pred: str | os.PathLike,
+    gt: str | os.PathLike,
+    out: str | os.PathLike,
+    options: EvaluateOptions,
+    device: torch.device,
+    setup,
+    metrics_file,
+    progress: bool,
+) -> dict:
     from tqdm import tqdm
 
     lpips_reason = "disabled (evaluate.lpips: false)" if setup is None else setup.reason
@@ -177,8 +209,12 @@ def _evaluate(pairs: list, pred: str | os.PathLike, gt: str | os.PathLike, out: 
         "not_available": na,
         "protocol": PROTOCOL,
         "options": {k: v for k, v in asdict(options).items() if k not in ("method", "dataset")},
-        "flow": {"backend": "opencv-dis", "preset": options.flow_preset, "computed_on": "ground-truth frames "
-                 "(DIS sees their BT.601 luma, i.e. the grayscale input)", "scale": "evaluation resolution"},
+        "flow": {
+            "backend": "opencv-dis",
+            "preset": options.flow_preset,
+            "computed_on": "ground-truth frames (DIS sees their BT.601 luma, i.e. the grayscale input)",
+            "scale": "evaluation resolution",
+        },
         "lpips": {"backbone": setup.backbone if setup else None, "reason": lpips_reason},
         "device": str(device),
         "versions": _versions(),

@@ -6,6 +6,7 @@ SSIM, the first frame of every video excluded; ``*_256p``: both images resized t
 subtracts and squares uint8 arrays, which wraps modulo 256; we do not reproduce that bug). LPIPS: AlexNet v0.1 on
 [-1, 1] inputs. Warping error and CDC use every frame.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,8 +57,15 @@ def temporal_flows(inputs: np.ndarray, preset: str = "medium") -> tuple[torch.Te
     return flow_bw, reliable_mask(flow_fw, flow_bw)
 
 
-def score_video(pred: np.ndarray, gt: np.ndarray, device: torch.device, lpips_model: torch.nn.Module | None = None,
-                exclude_first: bool = True, flow_preset: str = "medium", batch: int = 8) -> VideoScores:
+def score_video(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    device: torch.device,
+    lpips_model: torch.nn.Module | None = None,
+    exclude_first: bool = True,
+    flow_preset: str = "medium",
+    batch: int = 8,
+) -> VideoScores:
     """All metrics of one video (uint8 T×H×W×3 RGB prediction and ground truth of one size)."""
     if pred.shape != gt.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ")
@@ -65,7 +73,7 @@ def score_video(pred: np.ndarray, gt: np.ndarray, device: torch.device, lpips_mo
     scores = VideoScores(frames=list(range(first, len(gt))))
     values: dict[str, list[np.ndarray]] = {k: [] for k in FRAME_METRICS}
     for start in range(first, len(gt), batch):
-        p, g = pred[start:start + batch], gt[start:start + batch]
+        p, g = pred[start : start + batch], gt[start : start + batch]
         tp, tg = _nchw(p, device), _nchw(g, device)
         values["psnr"].append(psnr(tp, tg).cpu().numpy())
         values["ssim"].append(ssim(tp, tg).cpu().numpy())

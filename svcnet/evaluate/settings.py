@@ -1,4 +1,5 @@
 """The ``evaluate`` config section (workflow/schemas/config.schema.yaml) as options; CLI options override it."""
+
 from __future__ import annotations
 
 import os
@@ -37,14 +38,28 @@ def read_section(config: Sequence[os.PathLike] | None, profile: str | None) -> E
     return load_config(paths, profile).section_as("evaluate", EvaluateSection)
 
 
-def evaluate_options(config: Sequence[os.PathLike] | None, profile: str | None, *, method: str | None = None,
-                     dataset: str | None = None, lpips_weights: os.PathLike | None = None,
-                     include_first: bool | None = None, device: str | None = None) -> EvaluateOptions:
+def evaluate_options(
+    config: Sequence[os.PathLike] | None,
+    profile: str | None,
+    *,
+    method: str | None = None,
+    dataset: str | None = None,
+    lpips_weights: os.PathLike | None = None,
+    include_first: bool | None = None,
+    device: str | None = None,
+) -> EvaluateOptions:
     """EvaluateOptions from the config section with the CLI's explicit values on top."""
     sec = read_section(config, profile)
-    opts = EvaluateOptions(method=method, dataset=dataset, exclude_first=sec.exclude_first,
-                           flow_preset=sec.flow_preset, batch=sec.batch, lpips=sec.lpips,
-                           lpips_weights=sec.lpips_weights, device=sec.device)
+    opts = EvaluateOptions(
+        method=method,
+        dataset=dataset,
+        exclude_first=sec.exclude_first,
+        flow_preset=sec.flow_preset,
+        batch=sec.batch,
+        lpips=sec.lpips,
+        lpips_weights=sec.lpips_weights,
+        device=sec.device,
+    )
     if lpips_weights is not None:
         opts = replace(opts, lpips_weights=str(lpips_weights))
     if include_first is not None:

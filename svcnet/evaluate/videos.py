@@ -4,6 +4,7 @@ A root folder holds one sub-folder per video; a video's frames lie directly in i
 its ``frames/`` sub-folder (``<video>/frames/<frame>``, the layout of ``svcnet colorize`` and ``svcnet prepare``).
 Sub-folders without frames (and files such as ``manifest.json``) are ignored.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from svcnet.errors import InputError
 def frame_dir(video: Path) -> Path | None:
     """The folder holding a video's frames (``video/frames`` or ``video``), None when it has none."""
     for cand in (video / "frames", video):
-        if cand.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
-                                 for p in cand.iterdir()):
+        if cand.is_dir() and any(
+            p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".") for p in cand.iterdir()
+        ):
             return cand
     return None
 
@@ -54,11 +56,15 @@ class VideoPair:
         for p, g in zip(self.pred, self.gt):
             a, b = read_rgb(p), read_rgb(g)
             if a.shape != b.shape:
-                raise InputError(f"size mismatch: {p} is {a.shape[1]}x{a.shape[0]} but its ground truth {g} is "
-                                 f"{b.shape[1]}x{b.shape[0]} (W x H); evaluate predictions at the ground truth's size")
+                raise InputError(
+                    f"size mismatch: {p} is {a.shape[1]}x{a.shape[0]} but its ground truth {g} is "
+                    f"{b.shape[1]}x{b.shape[0]} (W x H); evaluate predictions at the ground truth's size"
+                )
             if gts and b.shape != gts[0].shape:
-                raise InputError(f"{g} is {b.shape[1]}x{b.shape[0]} but {self.gt[0]} is "
-                                 f"{gts[0].shape[1]}x{gts[0].shape[0]}: all frames of a video must have one size")
+                raise InputError(
+                    f"{g} is {b.shape[1]}x{b.shape[0]} but {self.gt[0]} is "
+                    f"{gts[0].shape[1]}x{gts[0].shape[0]}: all frames of a video must have one size"
+                )
             preds.append(a)
             gts.append(b)
         return np.stack(preds), np.stack(gts)
@@ -79,8 +85,10 @@ def match_videos(pred_root: str | os.PathLike, gt_root: str | os.PathLike) -> li
     pred_videos = list_videos(pred_root, "prediction")
     missing = sorted(set(gt_videos) - set(pred_videos))
     if missing:
-        raise InputError(f"no prediction for video(s) {', '.join(missing)}: expected "
-                         f"{Path(pred_root) / missing[0]}/frames/<frame>.png")
+        raise InputError(
+            f"no prediction for video(s) {', '.join(missing)}: expected "
+            f"{Path(pred_root) / missing[0]}/frames/<frame>.png"
+        )
     extra = sorted(set(pred_videos) - set(gt_videos))
     if extra:
         raise InputError(f"prediction video(s) without ground truth: {', '.join(str(pred_videos[v]) for v in extra)}")
@@ -91,11 +99,15 @@ def match_videos(pred_root: str | os.PathLike, gt_root: str | os.PathLike) -> li
         gt_stems = _by_stem(gt)
         absent = [s for s in gt_stems if s not in pred]
         if absent:
-            raise InputError(f"missing predicted frame {pred_videos[name] / absent[0]}.png (ground truth "
-                             f"{gt_stems[absent[0]]}){f' and {len(absent) - 1} more' if len(absent) > 1 else ''}")
+            raise InputError(
+                f"missing predicted frame {pred_videos[name] / absent[0]}.png (ground truth "
+                f"{gt_stems[absent[0]]}){f' and {len(absent) - 1} more' if len(absent) > 1 else ''}"
+            )
         surplus = [pred[s] for s in pred if s not in gt_stems]
         if surplus:
-            raise InputError(f"predicted frame without ground truth: {surplus[0]}"
-                             f"{f' and {len(surplus) - 1} more' if len(surplus) > 1 else ''}")
+            raise InputError(
+                f"predicted frame without ground truth: {surplus[0]}"
+                f"{f' and {len(surplus) - 1} more' if len(surplus) > 1 else ''}"
+            )
         pairs.append(VideoPair(name, tuple(pred[g.stem] for g in gt), tuple(gt)))
     return pairs

@@ -9,6 +9,7 @@ Library entry points:
 
 Heavy modules are imported lazily, so ``import svcnet.infer`` stays cheap.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

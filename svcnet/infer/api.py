@@ -1,4 +1,5 @@
 """Library entry points: colourise a clip held in memory (iterables of uint8 RGB arrays), frame by frame."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -10,8 +11,9 @@ from svcnet.infer.preprocess import compose_rgb, frame_tensors, scribble_tensor
 from svcnet.infer.streaming import FrameInput, FrameResult, InferenceConfig, Models, StreamingColorizer
 
 
-def _inputs(frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarray] | None, config: InferenceConfig
-            ) -> Iterator[FrameInput]:
+def _inputs(
+    frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarray] | None, config: InferenceConfig
+) -> Iterator[FrameInput]:
     scribble_it = iter(scribbles) if scribbles is not None else None
     need_tl = config.method == "svcnet"
     for i, rgb in enumerate(frames):
@@ -28,8 +30,12 @@ def _inputs(frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarray] | None
         yield FrameInput(l8, tl, ab, payload=rgb)
 
 
-def colorize_results(frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarray] | np.ndarray, models: Models,
-                     config: InferenceConfig = InferenceConfig()) -> Iterator[FrameResult]:
+def colorize_results(
+    frames: Iterable[np.ndarray],
+    scribbles: Iterable[np.ndarray] | np.ndarray,
+    models: Models,
+    config: InferenceConfig = InferenceConfig(),
+) -> Iterator[FrameResult]:
     """Streaming results (float ab at the working or ×2 size, ``payload`` = the input frame) for every frame.
 
     ``scribbles``: one uint8 RGB scribble image per frame (black = none), or a single H×W×3 array for the first frame
@@ -44,8 +50,12 @@ def colorize_results(frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarra
     return StreamingColorizer(models, config, carrier).run(_inputs(frames, per_frame, config))
 
 
-def colorize_clip(frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarray] | np.ndarray, models: Models,
-                  config: InferenceConfig = InferenceConfig()) -> Iterator[np.ndarray]:
+def colorize_clip(
+    frames: Iterable[np.ndarray],
+    scribbles: Iterable[np.ndarray] | np.ndarray,
+    models: Models,
+    config: InferenceConfig = InferenceConfig(),
+) -> Iterator[np.ndarray]:
     """Colourised uint8 RGB frames at each input frame's size, in order (see :func:`colorize_results`)."""
     for res in colorize_results(frames, scribbles, models, config):
         yield compose_rgb(res.ab, res.payload, config.lightness)

@@ -5,6 +5,7 @@ with the flow that aligns frame t-1 with frame t (``FlowBackend.align(t, t-1)``)
 are never blended) and black outside the image, so a scribble that leaves the picture disappears. Each carried image
 then goes through the official scribble preprocessing (black = no scribble).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,8 +27,12 @@ def to_work_size(rgb: np.ndarray, work_size: tuple[int, int]) -> np.ndarray:
 class ScribbleCarrier:
     """Callable ``(index, lightness, flow_backend) -> scribble ab`` for frames read in order from 0."""
 
-    def __init__(self, first_rgb: np.ndarray, work_size: tuple[int, int],
-                 to_ab: Callable[[np.ndarray, tuple[int, int]], torch.Tensor]) -> None:
+    def __init__(
+        self,
+        first_rgb: np.ndarray,
+        work_size: tuple[int, int],
+        to_ab: Callable[[np.ndarray, tuple[int, int]], torch.Tensor],
+    ) -> None:
         self._first = to_work_size(first_rgb, work_size)
         self._work_size = work_size
         self._to_ab = to_ab
@@ -45,8 +50,9 @@ class ScribbleCarrier:
             if flow is None:
                 raise ValueError("carrying a scribble needs a flow backend")
             f = flow.align(index, index - 1)
-            self._current = warp_by_flow(self._current.to(f.device), f.to(torch.float32), padding_mode="zeros",
-                                         mode="nearest")
+            self._current = warp_by_flow(
+                self._current.to(f.device), f.to(torch.float32), padding_mode="zeros", mode="nearest"
+            )
         self._index = index
         self.images += 1
         return self._current[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()

@@ -15,6 +15,7 @@ Two flows are used (all flows: B×2×H×W pixels, x then y, applied with ``out(p
   (``convention='official'``). The DIS backend has no such history and computes the flow that correctly aligns the
   neighbour with the centre, ``dis_flow(first=centre, second=neighbour)`` (``convention='aligned'``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -70,7 +71,7 @@ class FlowBackend:
         """Flows for ``(first, second)`` index pairs (K×2×H×W), computing only the pairs not cached yet, batched."""
         todo = list(dict.fromkeys(p for p in pairs if p not in self._cache))
         for start in range(0, len(todo), self._batch):
-            chunk = todo[start:start + self._batch]
+            chunk = todo[start : start + self._batch]
             try:
                 first = torch.cat([self._frames[a] for a, _ in chunk])
                 second = torch.cat([self._frames[b] for _, b in chunk])

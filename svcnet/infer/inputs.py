@@ -5,6 +5,7 @@ converted to 8-bit RGB by ``read_rgb``. Scribbles follow the official format: an
 scribble", either one per frame (``<frame>_<H>p.png`` as the official data names them, or ``<frame>.png``) or a
 single image for the first frame that is carried to later frames along the flow.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from svcnet.data.frames import (
-    IMAGE_SUFFIXES, image_size, is_video_file, iter_video_frames, list_frames, read_rgb, video_fps,
+    IMAGE_SUFFIXES,
+    image_size,
+    is_video_file,
+    iter_video_frames,
+    list_frames,
+    read_rgb,
+    video_fps,
 )
 from svcnet.errors import InputError
 
@@ -47,8 +54,10 @@ class Clip:
             if self.size is None:
                 self.size = img.shape[:2]
             elif img.shape[:2] != tuple(self.size):
-                raise InputError(f"frame {name} of {self.source} is {img.shape[1]}x{img.shape[0]} but the clip's "
-                                 f"frames are {self.size[1]}x{self.size[0]}; all frames must have the same size")
+                raise InputError(
+                    f"frame {name} of {self.source} is {img.shape[1]}x{img.shape[0]} but the clip's "
+                    f"frames are {self.size[1]}x{self.size[0]}; all frames must have the same size"
+                )
             yield name, img
 
     @property
@@ -72,14 +81,18 @@ def open_clip(path: str | os.PathLike, limit: int | None = None, fps: float | No
         for p in paths[1:]:
             s = image_size(p)
             if s != size:
-                raise InputError(f"frame {p} is {s[1]}x{s[0]} but {paths[0].name} is {size[1]}x{size[0]}; "
-                                 f"all frames of a clip must have the same size")
+                raise InputError(
+                    f"frame {p} is {s[1]}x{s[0]} but {paths[0].name} is {size[1]}x{size[0]}; "
+                    f"all frames of a clip must have the same size"
+                )
         return Clip(path, False, size, fps or 25.0, [p.stem for p in paths], paths, limit)
     if path.is_file() and is_video_file(path):
         return Clip(path, True, None, fps or video_fps(path), None, [], limit)
     if path.is_file():
-        raise InputError(f"input {path} is neither a folder of frames nor a video file "
-                         f"({', '.join(s for s in ('.mp4', '.avi', '.mov', '.mkv', '.webm'))}, ...)")
+        raise InputError(
+            f"input {path} is neither a folder of frames nor a video file "
+            f"({', '.join(s for s in ('.mp4', '.avi', '.mov', '.mkv', '.webm'))}, ...)"
+        )
     raise InputError(f"input not found: {path}")
 
 
@@ -108,8 +121,10 @@ class Scribbles:
         assert self.per_frame is not None
         p = self.per_frame.get(_scribble_key(frame_name))
         if p is None:
-            raise InputError(f"no scribble for frame {frame_name} in {self.source} (expected {frame_name}_256p.png "
-                             f"or {frame_name}.png; black = no scribble)")
+            raise InputError(
+                f"no scribble for frame {frame_name} in {self.source} (expected {frame_name}_256p.png "
+                f"or {frame_name}.png; black = no scribble)"
+            )
         return p
 
     def read(self, frame_name: str) -> np.ndarray:
@@ -122,8 +137,9 @@ def _check_scribble_size(path: Path, frame_size: tuple[int, int] | None, work_si
     allowed = {tuple(work_size)} | ({tuple(frame_size)} if frame_size else set())
     if s not in allowed:
         want = " or ".join(f"{w}x{h}" for h, w in sorted(allowed))
-        raise InputError(f"scribble {path} is {s[1]}x{s[0]}; scribbles must be {want} "
-                         f"(the frame size or the working size)")
+        raise InputError(
+            f"scribble {path} is {s[1]}x{s[0]}; scribbles must be {want} (the frame size or the working size)"
+        )
 
 
 def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, int]) -> Scribbles:
@@ -155,6 +171,8 @@ def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, in
             _check_scribble_size(scribbles.path_for(name), clip.size, work_size)
         extra = sorted(set(index) - set(wanted))
         if extra and clip.limit is None:
-            raise InputError(f"scribble count mismatch: {len(index)} scribble images in {path} for {len(wanted)} "
-                             f"frames in {clip.source} (e.g. {index[extra[0]].name} matches no frame)")
+            raise InputError(
+                f"scribble count mismatch: {len(index)} scribble images in {path} for {len(wanted)} "
+                f"frames in {clip.source} (e.g. {index[extra[0]].name} matches no frame)"
+            )
     return scribbles

@@ -1,4 +1,5 @@
 """Loading the inference networks from official checkpoints and choosing the device and the flow backend."""
+
 from __future__ import annotations
 
 import logging
@@ -99,15 +100,18 @@ def choose_flow(flow: str, opts: WeightOptions, device: torch.device) -> tuple[F
         if path is not None:
             log.info("flow: PWC-Net (%s), official neighbour-to-centre estimate", path)
             return pwc_backend(load_pwcnet(path, device)), path
-        log.info("flow: OpenCV DIS (no PWC-Net weights pwcNet-default.pytorch found; give --pwcnet or --weights "
-                 "to use the official flow)")
+        log.info(
+            "flow: OpenCV DIS (no PWC-Net weights pwcNet-default.pytorch found; give --pwcnet or --weights "
+            "to use the official flow)"
+        )
     else:
         log.info("flow: OpenCV DIS (asked for)")
     return dis_backend(), None
 
 
-def load_models(method: str, flow: str, opts: WeightOptions, device: torch.device, carry: bool
-                ) -> tuple[Models, dict[str, Path]]:
+def load_models(
+    method: str, flow: str, opts: WeightOptions, device: torch.device, carry: bool
+) -> tuple[Models, dict[str, Path]]:
     """Networks for ``method`` (svcnet | cpnet); a flow backend when SVCNet or scribble carrying needs one."""
     paths: dict[str, Path] = {"cpnet": weight_path("cpnet", opts)}
     ssnet = backend = None

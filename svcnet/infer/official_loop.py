@@ -7,6 +7,7 @@ masks by summing over the 3 channels, and runs SSNet (with whatever SR branches 
 official one computes ×2, ×4 and ×8). Window 0 also emits frames 0–2 from CPNet and the last window frames n-3…n-1,
 under their own indices (the official file naming bugs and JPEG output are not reproduced: results are yielded).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -26,8 +27,9 @@ CENTRE = 3
 OFFICIAL_NEIGHBOURS = (0, 1, 2, 4, 5, 6)
 
 
-def file_loader(frame_paths: Sequence[Path], scribble_paths: Sequence[Path], work_size: tuple[int, int] = (256, 448)
-                ) -> Callable[[int], FrameInput]:
+def file_loader(
+    frame_paths: Sequence[Path], scribble_paths: Sequence[Path], work_size: tuple[int, int] = (256, 448)
+) -> Callable[[int], FrameInput]:
     """``load(j)``: read and preprocess frame j and its scribble from disk (every call reads the files again)."""
     if len(scribble_paths) != len(frame_paths):
         raise InputError(f"{len(frame_paths)} frames but {len(scribble_paths)} scribbles")
@@ -41,9 +43,16 @@ def file_loader(frame_paths: Sequence[Path], scribble_paths: Sequence[Path], wor
 
 
 @torch.no_grad()
-def official_windowed_loop(load: Callable[[int], FrameInput], n: int, cpnet: torch.nn.Module,
-                           ssnet: torch.nn.Module, pair_flow: PairFlow, device: torch.device = torch.device("cpu"),
-                           mask_para: float = MASK_PARA, reference: Callable | None = None) -> Iterator[FrameResult]:
+def official_windowed_loop(
+    load: Callable[[int], FrameInput],
+    n: int,
+    cpnet: torch.nn.Module,
+    ssnet: torch.nn.Module,
+    pair_flow: PairFlow,
+    device: torch.device = torch.device("cpu"),
+    mask_para: float = MASK_PARA,
+    reference: Callable | None = None,
+) -> Iterator[FrameResult]:
     """Yield the results of frames 0…n-1 in order, computed window by window as the official code does.
 
     ``load(j)`` gives frame j preprocessed (:func:`file_loader` re-reads files, as the official code does);
@@ -72,8 +81,15 @@ def official_windowed_loop(load: Callable[[int], FrameInput], n: int, cpnet: tor
         last_out = cp[CENTRE] if i == 0 else warp_official(ssnet_t, flows[2])
         if i == 0:
             ib_lab, feats = reference(img_l[0][:, :1], cp[0], ssnet.corr.vggnet)
-        ssnet_t, ssnet_sr_t, _ = ssnet(tl[CENTRE], ib_lab, feats, cp[CENTRE], last_out,
-                                       [p_warp[k] for k in OFFICIAL_NEIGHBOURS], [masks[k] for k in OFFICIAL_NEIGHBOURS])
+        ssnet_t, ssnet_sr_t, _ = ssnet(
+            tl[CENTRE],
+            ib_lab,
+            feats,
+            cp[CENTRE],
+            last_out,
+            [p_warp[k] for k in OFFICIAL_NEIGHBOURS],
+            [masks[k] for k in OFFICIAL_NEIGHBOURS],
+        )
         if i == 0:
             for k in range(CENTRE):
                 yield FrameResult(k, cp[k], "cpnet", cp[k], None, originals[k])

@@ -1,12 +1,14 @@
 """Per-frame tensors for inference and the final RGB frame, through the official preprocessing in ``svcnet.ops.lab``."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 
-def frame_tensors(rgb: np.ndarray, work_size: tuple[int, int], transform: bool = True
-                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+def frame_tensors(
+    rgb: np.ndarray, work_size: tuple[int, int], transform: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(L8/255 1×1×H×W of the cubic resize — CPNet and flow input; L*−50 1×1×H×W of the PIL bilinear resize —
     CorrNet input, None when ``transform`` is False) for one uint8 RGB frame."""
     from svcnet.ops import lab

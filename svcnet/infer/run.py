@@ -1,4 +1,5 @@
 """``svcnet colorize`` as a library call: files in, an atomic output folder (PNG frames, mp4, metadata) out."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,14 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def colorize_files(request: ColorizeRequest, out: Path, weights: WeightOptions = WeightOptions(),
-                   device: str = "auto", force: bool = False, progress: bool = True) -> Path:
+def colorize_files(
+    request: ColorizeRequest,
+    out: Path,
+    weights: WeightOptions = WeightOptions(),
+    device: str = "auto",
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
     """Colourise ``request.input`` with its scribbles into ``out``; returns the metadata path.
 
     Inputs and weights are checked before any network runs; the output folder appears only when complete. A re-run
@@ -70,38 +77,61 @@ def colorize_files(request: ColorizeRequest, out: Path, weights: WeightOptions =
     from svcnet import __version__
 
     out = Path(out)
-    config = InferenceConfig(work_size=tuple(request.work_size), method=request.method, edge=request.edge,
-                             lightness=request.lightness)
+    config = InferenceConfig(
+        work_size=tuple(request.work_size), method=request.method, edge=request.edge, lightness=request.lightness
+    )
     previous = previous_metadata(out)
     clip = open_clip(request.input, limit=request.max_frames, fps=request.fps)
     scribbles = open_scribbles(request.scribbles, clip, config.work_size)
     if clip.count is not None and config.method == "svcnet":
         if clip.count < 2:
-            raise InputError(f"{clip.source} has 1 frame; SVCNet needs at least 2 (use --method cpnet for single "
-                             f"images)")
+            raise InputError(
+                f"{clip.source} has 1 frame; SVCNet needs at least 2 (use --method cpnet for single images)"
+            )
         if config.edge == "official" and clip.count < 7:
-            raise InputError(f"{clip.source} has {clip.count} frames; --edge official needs at least 7 "
-                             f"(use --edge mirror)")
+            raise InputError(
+                f"{clip.source} has {clip.count} frames; --edge official needs at least 7 (use --edge mirror)"
+            )
     dev = resolve_device(device)
     models, paths = load_models(config.method, request.flow, weights, dev, carry=scribbles.carried)
     weights_used = {name: {"path": str(p.resolve()), "sha256": _sha256(p)} for name, p in paths.items()}
-    req = {**asdict(request), "work_size": list(request.work_size), "input": str(Path(request.input).resolve()),
-           "scribbles": str(Path(request.scribbles).resolve())}
-    if (previous and not force and previous.get("request") == req and previous.get("weights") == weights_used
-            and all((out / "frames" / f"{n}.png").is_file() for n in previous.get("frames", []))):
+    req = {
+        **asdict(request),
+        "work_size": list(request.work_size),
+        "input": str(Path(request.input).resolve()),
+        "scribbles": str(Path(request.scribbles).resolve()),
+    }
+    if (
+        previous
+        and not force
+        and previous.get("request") == req
+        and previous.get("weights") == weights_used
+        and all((out / "frames" / f"{n}.png").is_file() for n in previous.get("frames", []))
+    ):
         log.info("%s is already done (same inputs, options and weights); use --force to redo it", out)
         return out / "metadata.json"
     flow_info = None
     if models.flow is not None:
-        flow_info = {"backend": models.flow.name, "convention": models.flow.convention,
-                     "weights": weights_used.get("pwcnet")}
+        flow_info = {
+            "backend": models.flow.name,
+            "convention": models.flow.convention,
+            "weights": weights_used.get("pwcnet"),
+        }
     carrier = None
     if scribbles.carried:
         from svcnet.data.frames import read_rgb
 
         carrier = ScribbleCarrier(read_rgb(scribbles.first), config.work_size, scribble_tensor)
-    log.info("colorize %s → %s: method %s, device %s, working size %dx%d, edge policy %s", clip.source, out,
-             config.method, dev, config.work_size[1], config.work_size[0], config.edge)
+    log.info(
+        "colorize %s → %s: method %s, device %s, working size %dx%d, edge policy %s",
+        clip.source,
+        out,
+        config.method,
+        dev,
+        config.work_size[1],
+        config.work_size[0],
+        config.edge,
+    )
     colorizer = StreamingColorizer(models, config, carrier)
     start = time.perf_counter()
     sources: dict[str, int] = {}
@@ -112,35 +142,46 @@ def colorize_files(request: ColorizeRequest, out: Path, weights: WeightOptions =
                 name, rgb = res.payload
                 compose_start = time.perf_counter()
                 writer.add(name, compose_rgb(res.ab, rgb, config.lightness))
-                colorizer.timings["compose_write"] = (colorizer.timings.get("compose_write", 0.0)
-                                                      + time.perf_counter() - compose_start)
+                colorizer.timings["compose_write"] = (
+                    colorizer.timings.get("compose_write", 0.0) + time.perf_counter() - compose_start
+                )
                 sources[res.source] = sources.get(res.source, 0) + 1
                 bar.update(1)
         finally:
             bar.close()
         total = time.perf_counter() - start
         n = len(writer.names)
-        writer.finish({
-            "request": req,
-            "svcnet_version": __version__,
-            "torch": torch.__version__,
-            "device": str(dev) + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else
-                                  f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"),
-            "weights": weights_used,
-            "flow": flow_info,
-            "scribbles": {"path": str(Path(request.scribbles).resolve()),
-                          "mode": "carried along the flow from the first frame" if scribbles.carried
-                          else "one per frame"},
-            "edge_policy": config.edge if config.method == "svcnet" else None,
-            "edge_policy_text": _edge_text(config),
-            "work_size": list(config.work_size),
-            "lightness": config.lightness,
-            "frame_sources": sources,
-            "input_size": list(clip.size) if clip.size else None,
-            "fps": clip.fps,
-            "timings_s": {"total": round(total, 3), "frames_per_s": round(n / total, 4) if total else None,
-                          **{k: round(v, 3) for k, v in colorizer.timings.items()}},
-        })
+        writer.finish(
+            {
+                "request": req,
+                "svcnet_version": __version__,
+                "torch": torch.__version__,
+                "device": str(dev)
+                + (
+                    f" ({torch.cuda.get_device_name(dev)})"
+                    if dev.type == "cuda"
+                    else f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+                ),
+                "weights": weights_used,
+                "flow": flow_info,
+                "scribbles": {
+                    "path": str(Path(request.scribbles).resolve()),
+                    "mode": "carried along the flow from the first frame" if scribbles.carried else "one per frame",
+                },
+                "edge_policy": config.edge if config.method == "svcnet" else None,
+                "edge_policy_text": _edge_text(config),
+                "work_size": list(config.work_size),
+                "lightness": config.lightness,
+                "frame_sources": sources,
+                "input_size": list(clip.size) if clip.size else None,
+                "fps": clip.fps,
+                "timings_s": {
+                    "total": round(total, 3),
+                    "frames_per_s": round(n / total, 4) if total else None,
+                    **{k: round(v, 3) for k, v in colorizer.timings.items()},
+                },
+            }
+        )
     log.info("wrote %d frames to %s in %.1f s (%.3f frames/s)", n, out, total, n / total if total else 0.0)
     return out / "metadata.json"
 
@@ -150,5 +191,7 @@ def _edge_text(config: InferenceConfig) -> str:
         return "every frame is the CPNet output"
     if config.edge == "official":
         return "first and last 3 frames are CPNet outputs (official); the others SSNet"
-    return ("every frame refined by SSNet; neighbours beyond the clip mirrored into it; the recurrent input starts "
-            "at frame 0 and restarts at frame 3 as the official first window does (clips >= 7 frames)")
+    return (
+        "every frame refined by SSNet; neighbours beyond the clip mirrored into it; the recurrent input starts "
+        "at frame 0 and restarts at frame 3 as the official first window does (clips >= 7 frames)"
+    )

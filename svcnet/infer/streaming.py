@@ -14,6 +14,7 @@ Frame t is refined by SSNet from the frames t-3…t+3, as the official window ce
 
 Clips of 2…6 frames work with ``mirror`` (every frame is an edge frame); a 1-frame clip is an error for SVCNet.
 """
+
 from __future__ import annotations
 
 import time
@@ -121,8 +122,9 @@ ScribbleCarrier = Callable[[int, torch.Tensor, FlowBackend | None], torch.Tensor
 class StreamingColorizer:
     """Stateful streaming loop; iterate :meth:`run` over a clip's :class:`FrameInput` s."""
 
-    def __init__(self, models: Models, config: InferenceConfig = InferenceConfig(),
-                 carrier: ScribbleCarrier | None = None) -> None:
+    def __init__(
+        self, models: Models, config: InferenceConfig = InferenceConfig(), carrier: ScribbleCarrier | None = None
+    ) -> None:
         if config.method == "svcnet" and (models.ssnet is None or models.flow is None):
             raise ValueError("method 'svcnet' needs an SSNet and a flow backend")
         self.models = models
@@ -197,13 +199,17 @@ class StreamingColorizer:
             if self._chain_starts(t):
                 last = f.cpnet_ab
             else:
-                last = warp_official(self._prev_out, flows[PREVIOUS_SLOT:PREVIOUS_SLOT + 1])
+                last = warp_official(self._prev_out, flows[PREVIOUS_SLOT : PREVIOUS_SLOT + 1])
             return warp_official(ab_nb, flows), masks, last
 
         p_warp, masks, last = self.timings.run("warp", prepare)
         ib_lab, feats = self._reference
-        out, out_up2, _ = self.timings.run("ssnet", lambda: self.models.ssnet(
-            f.tl, ib_lab, feats, f.cpnet_ab, last, list(p_warp.split(1)), list(masks.split(1))))
+        out, out_up2, _ = self.timings.run(
+            "ssnet",
+            lambda: self.models.ssnet(
+                f.tl, ib_lab, feats, f.cpnet_ab, last, list(p_warp.split(1)), list(masks.split(1))
+            ),
+        )
         self._prev_out = out
         return FrameResult(t, out_up2, "ssnet", f.cpnet_ab, out, f.payload)
 
@@ -224,8 +230,10 @@ class StreamingColorizer:
         if cfg.method == "svcnet" and n < 2:
             raise InputError("the clip has 1 frame; SVCNet needs at least 2 (use --method cpnet for single images)")
         if cfg.method == "svcnet" and cfg.edge == "official" and n < WINDOW:
-            raise InputError(f"the clip has {n} frames; the official edge policy needs at least {WINDOW} "
-                             f"(use --edge mirror for short clips)")
+            raise InputError(
+                f"the clip has {n} frames; the official edge policy needs at least {WINDOW} "
+                f"(use --edge mirror for short clips)"
+            )
 
     def _forget(self, t: int) -> None:
         """Drop what no later frame needs: frames before t-2, flows whose frames are all ≤ t."""
@@ -253,7 +261,11 @@ class StreamingColorizer:
             t += 1
 
 
-def stream_colorize(inputs: Iterable[FrameInput], models: Models, config: InferenceConfig = InferenceConfig(),
-                    carrier: ScribbleCarrier | None = None) -> Iterator[FrameResult]:
+def stream_colorize(
+    inputs: Iterable[FrameInput],
+    models: Models,
+    config: InferenceConfig = InferenceConfig(),
+    carrier: ScribbleCarrier | None = None,
+) -> Iterator[FrameResult]:
     """Streaming SVCNet (or CPNet) over preprocessed frames; see :class:`StreamingColorizer`."""
     return StreamingColorizer(models, config, carrier).run(inputs)

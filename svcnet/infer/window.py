@@ -1,4 +1,5 @@
 """The pieces of SVCNet's 7-frame window shared by the streaming and the plain official loop (pure tensor functions)."""
+
 from __future__ import annotations
 
 import torch
@@ -24,8 +25,9 @@ def reflect_index(j: int, n: int | None) -> int:
     return period - j if j >= n else j
 
 
-def visibility_masks(warped_l: torch.Tensor, centre_l: torch.Tensor, mask_para: float = MASK_PARA,
-                     channels: int = 3) -> torch.Tensor:
+def visibility_masks(
+    warped_l: torch.Tensor, centre_l: torch.Tensor, mask_para: float = MASK_PARA, channels: int = 3
+) -> torch.Tensor:
     """Official visibility mask ``exp(-mask_para · (Σ_c (warped − centre)_c)²)`` on the C-times replicated lightness.
 
     ``warped_l``: K×1×H×W backward-warped neighbour lightness (L8/255), ``centre_l``: 1×1×H×W; the official code

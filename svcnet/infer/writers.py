@@ -4,6 +4,7 @@ Layout of OUT: ``frames/<input frame name>.png`` (one per input frame, same name
 odd sizes padded by one edge pixel), ``metadata.json``. Everything is written into a temporary sibling folder that is
 renamed onto OUT only when the whole clip is done, so an error or interruption leaves OUT as it was.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,10 @@ def previous_metadata(out: Path) -> dict | None:
         if isinstance(data, dict) and data.get("tool") == TOOL:
             return data
     if any(out.iterdir()):
-        raise InputError(f"output folder {out} is not empty and is not an earlier '{TOOL}' output; "
-                         f"choose another --out (it would be replaced)")
+        raise InputError(
+            f"output folder {out} is not empty and is not an earlier '{TOOL}' output; "
+            f"choose another --out (it would be replaced)"
+        )
     return None
 
 

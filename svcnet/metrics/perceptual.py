@@ -3,6 +3,7 @@
 The trunk's ImageNet weights are not downloaded here: :func:`build_lpips` takes the torchvision AlexNet state dict
 (``alexnet-owt-7be5be79.pth``), which the caller reads from wherever it is configured.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -26,7 +27,8 @@ def build_lpips(alexnet_state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
         raise KeyError(f"not a torchvision AlexNet state dict (unexpected keys {', '.join(other[:3])})")
     reference = alexnet(weights=None)
     reference.features.load_state_dict(
-        {k[len("features."):]: v for k, v in alexnet_state.items() if k.startswith("features.")}, strict=True)
+        {k[len("features.") :]: v for k, v in alexnet_state.items() if k.startswith("features.")}, strict=True
+    )
     with warnings.catch_warnings():  # lpips still passes torchvision's deprecated `pretrained=` argument
         warnings.simplefilter("ignore", UserWarning)
         model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)
@@ -42,7 +44,9 @@ def build_lpips(alexnet_state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
 def lpips_distance(model: torch.nn.Module, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """LPIPS per image (B,) of RGB B×3×H×W tensors in [0, 1] (mapped to [-1, 1] as LPIPS expects)."""
     if pred.shape != target.shape or pred.dim() != 4 or pred.shape[1] != 3:
-        raise ValueError(f"expected two B×3×H×W tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"expected two B×3×H×W tensors of one shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     param = next(model.parameters())
     p = pred.to(param.device, torch.float32) * 2.0 - 1.0
     t = target.to(param.device, torch.float32) * 2.0 - 1.0

@@ -9,6 +9,7 @@ CDC (colour distribution consistency): per-channel 256-bin histograms of each ui
 divergence (natural log, as TCVC's scipy ``entropy``) between frames ``d`` apart for d = 1, 2, 4, averaged over
 frames, weighted 1/3 each, averaged over channels.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

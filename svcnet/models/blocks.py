@@ -1,6 +1,7 @@
 """Convolution blocks shared by CPNet, WARN, the combination net and the SR net (official key layout: pad →
 bias-free conv stored as ``conv2d`` → optional norm → activation; zero padding is done inside the convolution, see
 :class:`Conv2dLayer`)."""
+
 from __future__ import annotations
 
 import torch
@@ -60,8 +61,15 @@ class Conv2dLayer(nn.Module):
         # padded copy of every input; other pads stay separate modules.
         zero = pad_type == "zero"
         self.pad = nn.Identity() if zero else _PADS[pad_type](padding)
-        self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding=padding if zero else 0,
-                                dilation=dilation, bias=False)
+        self.conv2d = nn.Conv2d(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding=padding if zero else 0,
+            dilation=dilation,
+            bias=False,
+        )
         self.norm = make_norm(norm, out_channels)
         self.activation = make_activation(activation)
 
@@ -100,8 +108,14 @@ class TransposeConv2dLayer(nn.Module):
 class ResConv2dLayer(nn.Module):
     """Residual pair of convolutions: ``x + 0.1 * conv(act(conv(x)))`` (keys ``conv2d.0``, ``conv2d.1``)."""
 
-    def __init__(self, channels: int, latent_channels: int | None = None, activation: str = "lrelu",
-                 norm: str = "none", pad_type: str = "zero") -> None:
+    def __init__(
+        self,
+        channels: int,
+        latent_channels: int | None = None,
+        activation: str = "lrelu",
+        norm: str = "none",
+        pad_type: str = "zero",
+    ) -> None:
         super().__init__()
         latent = latent_channels or channels
         self.conv2d = nn.Sequential(
@@ -116,8 +130,9 @@ class ResConv2dLayer(nn.Module):
 class ResidualDenseBlock5C(nn.Module):
     """Five densely connected convolutions (growth ``growth``), every one activated; ``x + 0.1 * conv5``."""
 
-    def __init__(self, channels: int, growth: int, activation: str = "lrelu", norm: str = "none",
-                 pad_type: str = "zero") -> None:
+    def __init__(
+        self, channels: int, growth: int, activation: str = "lrelu", norm: str = "none", pad_type: str = "zero"
+    ) -> None:
         super().__init__()
         kw = dict(pad_type=pad_type, activation=activation, norm=norm)
         self.conv1 = Conv2dLayer(channels, growth, **kw)

@@ -1,4 +1,6 @@
-"""Official-layout checkpoints: read a state_dict file safely, load it strictly with one clear error, save atomically."""
+"""Official-layout checkpoints: read a state_dict file safely, load it strictly with one clear error, save
+atomically."""
+
 from __future__ import annotations
 
 import os
@@ -20,13 +22,14 @@ def unwrap_state_dict(obj: object, source: str = "checkpoint") -> dict[str, torc
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError(f"{source} holds no state_dict (got {type(obj).__name__}); provide a file saved from "
-                              "model.state_dict()")
+        raise CheckpointError(
+            f"{source} holds no state_dict (got {type(obj).__name__}); provide a file saved from model.state_dict()"
+        )
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{source} is not a flat state_dict of tensors (e.g. entry {bad[0]!r})")
     if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
     return dict(obj)
 
 
@@ -38,8 +41,9 @@ def load_state_dict_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt, truncated, or pickled objects other than tensors
-        raise CheckpointError(f"cannot read checkpoint {path} ({exc.__class__.__name__}: "
-                              f"{' '.join(str(exc).split())[:200]})") from exc
+        raise CheckpointError(
+            f"cannot read checkpoint {path} ({exc.__class__.__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from exc
     return unwrap_state_dict(obj, str(path))
 
 
@@ -53,16 +57,23 @@ def mismatch_report(model: nn.Module, state: Mapping[str, torch.Tensor]) -> str 
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} (file {'x'.join(map(str, state[k].shape)) or 'scalar'}, network "
-              f"{'x'.join(map(str, own[k].shape)) or 'scalar'})"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    parts = [f"{len(v)} {name}: {_listing(v)}" for name, v in
-             (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if v]
+    shapes = [
+        f"{k} (file {'x'.join(map(str, state[k].shape)) or 'scalar'}, network "
+        f"{'x'.join(map(str, own[k].shape)) or 'scalar'})"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    parts = [
+        f"{len(v)} {name}: {_listing(v)}"
+        for name, v in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes))
+        if v
+    ]
     return "; ".join(parts) if parts else None
 
 
-def load_official(model: nn.Module, path_or_state: str | os.PathLike | Mapping[str, torch.Tensor],
-                  what: str = "CPNet") -> nn.Module:
+def load_official(
+    model: nn.Module, path_or_state: str | os.PathLike | Mapping[str, torch.Tensor], what: str = "CPNet"
+) -> nn.Module:
     """Load an official-layout checkpoint (file path or state_dict) into ``model`` with strict=True; any key or
     shape difference raises one :class:`CheckpointError` naming the first offending keys. Returns ``model``."""
     if isinstance(path_or_state, Mapping):
@@ -73,13 +84,16 @@ def load_official(model: nn.Module, path_or_state: str | os.PathLike | Mapping[s
         state = load_state_dict_file(path_or_state)
     problem = mismatch_report(model, state)
     if problem:
-        raise CheckpointError(f"{what} checkpoint {source} does not match the {what} network ({problem}); "
-                              f"provide the official {what} weights")
+        raise CheckpointError(
+            f"{what} checkpoint {source} does not match the {what} network ({problem}); "
+            f"provide the official {what} weights"
+        )
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:  # e.g. a tensor that cannot be converted
-        raise CheckpointError(f"{what} checkpoint {source} cannot be loaded: {' '.join(str(exc).split())[:300]}"
-                              ) from exc
+        raise CheckpointError(
+            f"{what} checkpoint {source} cannot be loaded: {' '.join(str(exc).split())[:300]}"
+        ) from exc
     return model
 
 

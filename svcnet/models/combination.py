@@ -1,4 +1,5 @@
 """Combination net of SSNet (official ``Combination_Net`` key layout): fuses CPNet, CorrNet and WARN outputs."""
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,15 @@ class CombinationNet(nn.Module):
     Input channels, in order: ``p_t`` (2), ``warped_0`` (2), the 7 WARN outputs (14). H and W must be divisible by 16.
     """
 
-    def __init__(self, in_channels: int = 18, out_channels: int = 2, start_channels: int = 32, pad: str = "zero",
-                 activation: str = "lrelu", norm: str = "none") -> None:
+    def __init__(
+        self,
+        in_channels: int = 18,
+        out_channels: int = 2,
+        start_channels: int = 32,
+        pad: str = "zero",
+        activation: str = "lrelu",
+        norm: str = "none",
+    ) -> None:
         super().__init__()
         c = start_channels
         kw = dict(pad_type=pad, activation=activation, norm=norm)
@@ -34,8 +42,9 @@ class CombinationNet(nn.Module):
         self.D1 = Conv2dLayer(c * 2, c, **kw)
         self.outconv = Conv2dLayer(c, out_channels, pad_type=pad, activation="none", norm="none")
 
-    def forward(self, p_t: torch.Tensor, warped_0: torch.Tensor, warn_outs: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, p_t: torch.Tensor, warped_0: torch.Tensor, warn_outs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns ``(warped_0 - residual, residual)``, both B×2×H×W."""
         if p_t.shape[-2] % 16 or p_t.shape[-1] % 16:
             raise ValueError(f"Combination net needs H and W divisible by 16, got {tuple(p_t.shape[-2:])}")

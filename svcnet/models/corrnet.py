@@ -7,6 +7,7 @@ global smoother (WLS, guided by the current frame) and converted to the CPNet ab
 through a uint8 RGB round trip, exactly as the official code does. The WLS and colour round trip run on the CPU
 (numpy/OpenCV/scikit-image) whatever the input device; the result is moved back to the input's device.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,11 +25,22 @@ VGG_MEAN_BGR = (0.40760392, 0.45795686, 0.48501961)
 FEATURE_KEYS = ("r12", "r22", "r32", "r42", "r52")
 _EPS = sys.float_info.epsilon  # added to L2 norms, as the official code does
 _VGG19_CONVS = (
-    ("conv1_1", 3, 64), ("conv1_2", 64, 64),
-    ("conv2_1", 64, 128), ("conv2_2", 128, 128),
-    ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256), ("conv3_4", 256, 256),
-    ("conv4_1", 256, 512), ("conv4_2", 512, 512), ("conv4_3", 512, 512), ("conv4_4", 512, 512),
-    ("conv5_1", 512, 512), ("conv5_2", 512, 512), ("conv5_3", 512, 512), ("conv5_4", 512, 512),
+    ("conv1_1", 3, 64),
+    ("conv1_2", 64, 64),
+    ("conv2_1", 64, 128),
+    ("conv2_2", 128, 128),
+    ("conv3_1", 128, 256),
+    ("conv3_2", 256, 256),
+    ("conv3_3", 256, 256),
+    ("conv3_4", 256, 256),
+    ("conv4_1", 256, 512),
+    ("conv4_2", 512, 512),
+    ("conv4_3", 512, 512),
+    ("conv4_4", 512, 512),
+    ("conv5_1", 512, 512),
+    ("conv5_2", 512, 512),
+    ("conv5_3", 512, 512),
+    ("conv5_4", 512, 512),
 )
 
 
@@ -40,16 +52,19 @@ def vgg_preprocess(rgb: torch.Tensor) -> torch.Tensor:
 
 
 class VGG19Features(nn.Module):
-    """VGG19 convolutions (``conv1_1``…``conv5_4``, with bias) returning ReLU outputs by name (``r12`` = relu(conv1_2))."""
+    """VGG19 convolutions (``conv1_1``…``conv5_4``, with bias) returning ReLU outputs by name (``r12`` =
+    relu(conv1_2))."""
 
     def __init__(self) -> None:
         super().__init__()
         for name, cin, cout in _VGG19_CONVS:
             setattr(self, name, nn.Conv2d(cin, cout, kernel_size=3, padding=1))
 
-    def forward(self, x: torch.Tensor, out_keys: Sequence[str] = FEATURE_KEYS, preprocess: bool = True
-                ) -> list[torch.Tensor]:
-        """``x``: B×3×H×W RGB in [0,1]; returns the requested ``r<block><index>`` maps (computed only as deep as needed)."""
+    def forward(
+        self, x: torch.Tensor, out_keys: Sequence[str] = FEATURE_KEYS, preprocess: bool = True
+    ) -> list[torch.Tensor]:
+        """``x``: B×3×H×W RGB in [0,1]; returns the requested ``r<block><index>`` maps (computed only as deep as
+        needed)."""
         wanted = set(out_keys)
         valid = {"r" + n[4] + n[6] for n, _, _ in _VGG19_CONVS}
         if not wanted <= valid:
@@ -82,8 +97,12 @@ class ReferenceFeatures(list):
 
 def _refl_conv(cin: int, cout: int, stride: int = 1) -> list[nn.Module]:
     """ReflectionPad(1) → 3×3 conv (bias) → InstanceNorm → PReLU."""
-    return [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3, stride=stride, padding=0), nn.InstanceNorm2d(cout),
-            nn.PReLU()]
+    return [
+        nn.ReflectionPad2d(1),
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=0),
+        nn.InstanceNorm2d(cout),
+        nn.PReLU(),
+    ]
 
 
 class _ResidualBlock(nn.Module):
@@ -111,8 +130,9 @@ class WarpNet(nn.Module):
         self.layer2_1 = nn.Sequential(*_refl_conv(128, 128), *_refl_conv(128, fc, stride=2))
         self.layer3_1 = nn.Sequential(*_refl_conv(256, 128), *_refl_conv(128, fc))
         self.layer4_1 = nn.Sequential(*_refl_conv(512, 256), *_refl_conv(256, fc), nn.Upsample(scale_factor=2))
-        self.layer5_1 = nn.Sequential(*_refl_conv(512, 256), nn.Upsample(scale_factor=2), *_refl_conv(256, fc),
-                                      nn.Upsample(scale_factor=2))
+        self.layer5_1 = nn.Sequential(
+            *_refl_conv(512, 256), nn.Upsample(scale_factor=2), *_refl_conv(256, fc), nn.Upsample(scale_factor=2)
+        )
         self.layer = nn.Sequential(*[_ResidualBlock(fc * 4) for _ in range(3)])
         self.theta = nn.Conv2d(fc * 4, inter_channels, kernel_size=1)
         self.phi = nn.Conv2d(fc * 4, inter_channels, kernel_size=1)
@@ -134,8 +154,14 @@ class WarpNet(nn.Module):
         """The reference side of the correlation (B×256×N): it depends only on the reference and the weights."""
         return self._centred_unit(self.phi, self._embed(*features_b))
 
-    def forward(self, ib_lab: torch.Tensor, features_a: Sequence[torch.Tensor], features_b: Sequence[torch.Tensor],
-                temperature: float = 0.005, phi: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        ib_lab: torch.Tensor,
+        features_a: Sequence[torch.Tensor],
+        features_b: Sequence[torch.Tensor],
+        temperature: float = 0.005,
+        phi: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``ib_lab``: B×3×H×W reference (L*−50, a*, b*); features: normalised r22, r32, r42, r52 of A and B
         (``phi`` = :meth:`embed_reference` of B, when already computed, replaces ``features_b``).
 
@@ -154,12 +180,14 @@ class WarpNet(nn.Module):
         del f
         ref = F.avg_pool2d(ib_lab, 4).flatten(2).transpose(1, 2)  # B×N×3
         y = torch.matmul(attention, ref).transpose(1, 2).reshape(b, ch, fh, fw)
-        return F.interpolate(y, scale_factor=4, mode="nearest"), F.interpolate(similarity, scale_factor=4,
-                                                                                mode="nearest")
+        return F.interpolate(y, scale_factor=4, mode="nearest"), F.interpolate(
+            similarity, scale_factor=4, mode="nearest"
+        )
 
 
-def wls_smooth_ab(l_centred: np.ndarray, lab: np.ndarray, lambda_value: float = 500.0, sigma_color: float = 4.0
-                  ) -> np.ndarray:
+def wls_smooth_ab(
+    l_centred: np.ndarray, lab: np.ndarray, lambda_value: float = 500.0, sigma_color: float = 4.0
+) -> np.ndarray:
     """Fast global smoother (WLS) of the a, b planes of ``lab`` (3×H×W float32) guided by uint8 lightness.
 
     ``l_centred`` is H×W float32 L*−50; the guide is ``uint8((l + 50) * 255 / 100)`` (truncation), as official.
@@ -230,8 +258,9 @@ class CorrespondenceNet(nn.Module):
         """VGG19 features r12…r52 of an RGB image in [0,1] (Caffe preprocessing), as SSNet's ``feature_0``."""
         return self.vggnet(rgb, FEATURE_KEYS, preprocess=True)
 
-    def forward_details(self, x_t: torch.Tensor, ib_lab: torch.Tensor, features_b: Sequence[torch.Tensor],
-                        temperature: float = 0.01) -> CorrOutputs:
+    def forward_details(
+        self, x_t: torch.Tensor, ib_lab: torch.Tensor, features_b: Sequence[torch.Tensor], temperature: float = 0.01
+    ) -> CorrOutputs:
         """``x_t``: B×1×H×W L*−50 of frame t; ``ib_lab``: B×3×H×W reference (L*−50, a*, b*); ``features_b``: r12…r52."""
         if len(features_b) != 5:
             raise ValueError(f"features_b must hold the 5 VGG19 maps r12…r52, got {len(features_b)}")
@@ -260,8 +289,9 @@ class CorrespondenceNet(nn.Module):
             rgb_uint8=torch.from_numpy(np.stack(rgbs)),
         )
 
-    def forward(self, x_t: torch.Tensor, ib_lab: torch.Tensor, features_b: Sequence[torch.Tensor],
-                temperature: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x_t: torch.Tensor, ib_lab: torch.Tensor, features_b: Sequence[torch.Tensor], temperature: float = 0.01
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (warped_0 B×2×H×W in CPNet ab convention, similarity map B×1×H×W)."""
         out = self.forward_details(x_t, ib_lab, features_b, temperature)
         return out.warped_0, out.similarity

@@ -1,5 +1,6 @@
 """CPNet (``CPNet_VGG16_Seg``, spec §2.1): colourises one frame from its lightness and colour scribbles, with a
 VGG16 gray branch, a scribble encoder/decoder and a saliency (seg) head. Official module and key layout."""
+
 from __future__ import annotations
 
 import torch
@@ -50,9 +51,16 @@ class CPNet(nn.Module):
     B×1×H×W)``, both sigmoid outputs. H and W must be multiples of 16. The VGG16 weights come from a checkpoint (no
     file is read on construction); ``vgg.features.*`` and ``conv*_gray.*`` are the same tensors (98 state_dict keys)."""
 
-    def __init__(self, in_channels: int = 1, scribble_channels: int = 2, out_channels: int = 2,
-                 start_channels: int = 64, pad_type: str = "zero", activation: str = "lrelu",
-                 norm: str = "none") -> None:
+    def __init__(
+        self,
+        in_channels: int = 1,
+        scribble_channels: int = 2,
+        out_channels: int = 2,
+        start_channels: int = 64,
+        pad_type: str = "zero",
+        activation: str = "lrelu",
+        norm: str = "none",
+    ) -> None:
         super().__init__()
         c = start_channels
         kw = dict(pad_type=pad_type, activation=activation, norm=norm)
@@ -91,8 +99,10 @@ class CPNet(nn.Module):
 
     def forward(self, x_l: torch.Tensor, scribble_ab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x_l.shape[1] != 1 or scribble_ab.shape[1] != 2 or x_l.shape[-2:] != scribble_ab.shape[-2:]:
-            raise ValueError(f"CPNet expects B×1×H×W lightness and B×2×H×W scribble ab, got {tuple(x_l.shape)} and "
-                             f"{tuple(scribble_ab.shape)}")
+            raise ValueError(
+                f"CPNet expects B×1×H×W lightness and B×2×H×W scribble ab, got {tuple(x_l.shape)} and "
+                f"{tuple(scribble_ab.shape)}"
+            )
         h, w = x_l.shape[-2:]
         if h % 16 or w % 16:
             raise ValueError(f"CPNet needs H and W divisible by 16, got {h}×{w}")

@@ -16,6 +16,7 @@ CheckpointError listing them (``svcnet.saliency.pfan.load_pfan``) rather than lo
 Input: B×3×H×W RGB in [0, 1] normalised with the ImageNet mean/std (the port's preprocessing, 256×256 after padding
 to a square); any H, W divisible by 16 work. Output: B×1×H×W saliency probabilities.
 """
+
 from __future__ import annotations
 
 import torch

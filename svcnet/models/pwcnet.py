@@ -1,10 +1,12 @@
 """PWC-Net optical flow as used by SVCNet (spec §2.5): the old "pytorch-pwc" module names (``moduleExtractor``,
 ``moduleTwo`` … ``moduleSix``, ``moduleRefiner``), decoder feature warps with the official border-padded
-``PWCNetBackward`` (:func:`svcnet.ops.warp.warp_official`) and the 81-channel cost volume of :mod:`svcnet.ops.correlation`.
+``PWCNetBackward`` (:func:`svcnet.ops.warp.warp_official`) and the 81-channel cost volume of
+:mod:`svcnet.ops.correlation`.
 
 Flow convention of :func:`pwc_estimate`: B×2×H×W pixels, channel 0 horizontal, channel 1 vertical, such that
 ``warp_official(second, flow) ≈ first``.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,11 +38,18 @@ class Extractor(nn.Module):
         super().__init__()
         previous = 3
         for name, ch in zip(LEVEL_NAMES, EXTRACTOR_CHANNELS):
-            setattr(self, f"module{name}", nn.Sequential(
-                nn.Conv2d(previous, ch, 3, stride=2, padding=1), _lrelu(),
-                nn.Conv2d(ch, ch, 3, stride=1, padding=1), _lrelu(),
-                nn.Conv2d(ch, ch, 3, stride=1, padding=1), _lrelu(),
-            ))
+            setattr(
+                self,
+                f"module{name}",
+                nn.Sequential(
+                    nn.Conv2d(previous, ch, 3, stride=2, padding=1),
+                    _lrelu(),
+                    nn.Conv2d(ch, ch, 3, stride=1, padding=1),
+                    _lrelu(),
+                    nn.Conv2d(ch, ch, 3, stride=1, padding=1),
+                    _lrelu(),
+                ),
+            )
             previous = ch
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -75,8 +84,9 @@ class Decoder(nn.Module):
             total += ch
         self.moduleSix = nn.Sequential(nn.Conv2d(total, 2, 3, stride=1, padding=1))
 
-    def forward(self, first: torch.Tensor, second: torch.Tensor,
-                previous: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, first: torch.Tensor, second: torch.Tensor, previous: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(flow, feature) of this level from the two images' features and the coarser level's (flow, feature)."""
         if previous is None:
             feat = F.leaky_relu(correlation(first, second), 0.1)
@@ -133,14 +143,16 @@ class PWCNet(nn.Module):
         return flow + self.moduleRefiner(feat)
 
 
-def pwc_estimate(net: PWCNet, first: torch.Tensor, second: torch.Tensor, drange: bool = True,
-                 reshape: bool = True) -> torch.Tensor:
+def pwc_estimate(
+    net: PWCNet, first: torch.Tensor, second: torch.Tensor, drange: bool = True, reshape: bool = True
+) -> torch.Tensor:
     """The official ``PWCEstimate``: B×2×H×W flow in pixels from ``first`` to ``second`` (B×3×H×W in [0, 1]; with
     ``drange=False`` inputs in [−1, 1] are mapped to [0, 1] first). With ``reshape`` the frames are bilinearly
     resized to the next multiples of 64 and the flow is brought back to H×W and rescaled."""
     if first.dim() != 4 or first.shape != second.shape or first.shape[1] != 3:
-        raise ValueError(f"pwc_estimate expects two B×3×H×W tensors of one shape, got {tuple(first.shape)} and "
-                         f"{tuple(second.shape)}")
+        raise ValueError(
+            f"pwc_estimate expects two B×3×H×W tensors of one shape, got {tuple(first.shape)} and {tuple(second.shape)}"
+        )
     if not drange:
         first, second = (first + 1) / 2, (second + 1) / 2
     h, w = first.shape[-2:]

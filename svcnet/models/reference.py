@@ -1,5 +1,6 @@
 """First-frame long-range reference of SSNet (official test loop, first window only): the CPNet colourisation of
 the clip's first frame as sk-Lab ``IB_lab`` plus its VGG19 features, computed once per clip (spec §1.3 step 6)."""
+
 from __future__ import annotations
 
 import torch
@@ -9,8 +10,9 @@ from svcnet.ops.lab import lab8_ab_to_rgb, tensor_lab_to_rgb, transform_lab
 
 
 @torch.no_grad()
-def build_reference(l8_frame0: torch.Tensor, cpnet_ab0: torch.Tensor, corr_vgg: VGG19Features
-                    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def build_reference(
+    l8_frame0: torch.Tensor, cpnet_ab0: torch.Tensor, corr_vgg: VGG19Features
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """SSNet's ``lab_0`` and ``feature_0`` from frame 0.
 
     ``l8_frame0``: B×1×H×W cv2-Lab L8/255 of the first frame (CPNet's input); ``cpnet_ab0``: B×2×H×W its CPNet ab

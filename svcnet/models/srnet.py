@@ -1,4 +1,5 @@
 """Colour-embedding super-resolution net of SSNet (official ``Color_Embedding_SR_Net`` key layout)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -19,8 +20,15 @@ class ColorEmbeddingSRNet(nn.Module):
     same whether or not the ×4/×8 branches run.
     """
 
-    def __init__(self, in_channels: int = 2, out_channels: int = 2, start_channels: int = 32, pad: str = "zero",
-                 activation: str = "lrelu", norm: str = "none") -> None:
+    def __init__(
+        self,
+        in_channels: int = 2,
+        out_channels: int = 2,
+        start_channels: int = 32,
+        pad: str = "zero",
+        activation: str = "lrelu",
+        norm: str = "none",
+    ) -> None:
         super().__init__()
         c = start_channels
         kw = dict(pad_type=pad, activation=activation, norm=norm)
@@ -42,7 +50,7 @@ class ColorEmbeddingSRNet(nn.Module):
 
     def _branch(self, scale: int) -> list[nn.Module]:
         ups = [getattr(self, f"down{scale}_up{i}") for i in range(1, {2: 1, 4: 2, 8: 3}[scale] + 1)]
-        return ups + [getattr(self, f"down{scale}_final")]
+        return [*ups, getattr(self, f"down{scale}_final")]
 
     def forward(self, x: torch.Tensor, scales: Iterable[int] = SR_SCALES) -> dict[int, torch.Tensor]:
         """``x``: B×2×H×W ab map; returns ``{scale: B×2×(s·H)×(s·W)}`` for each requested scale in (2, 4, 8)."""

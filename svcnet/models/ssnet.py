@@ -1,4 +1,5 @@
 """SSNet — SVCNet's refinement net (official ``SSNet`` key layout: ``warn``, ``corr``, ``comb``, ``srnet``)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,8 +37,13 @@ class SSNet(nn.Module):
     Batch size: every part works per sample; CorrNet's OpenCV post-filter loops over the batch.
     """
 
-    def __init__(self, sr_scales: Sequence[int] = (2,), lambda_value: float = 500.0, sigma_color: float = 4.0,
-                 freeze_pretrained: bool = True) -> None:
+    def __init__(
+        self,
+        sr_scales: Sequence[int] = (2,),
+        lambda_value: float = 500.0,
+        sigma_color: float = 4.0,
+        freeze_pretrained: bool = True,
+    ) -> None:
         super().__init__()
         self.warn = WarpArtifactRemovalNet()
         self.corr = CorrespondenceNet(lambda_value=lambda_value, sigma_color=sigma_color)
@@ -50,12 +56,14 @@ class SSNet(nn.Module):
             for p in list(self.warn.parameters()) + list(self.corr.parameters()):
                 p.requires_grad_(False)
 
-    def warn_all(self, last_out: torch.Tensor, p_t_list: Sequence[torch.Tensor], mask_list: Sequence[torch.Tensor]
-                 ) -> torch.Tensor:
+    def warn_all(
+        self, last_out: torch.Tensor, p_t_list: Sequence[torch.Tensor], mask_list: Sequence[torch.Tensor]
+    ) -> torch.Tensor:
         """The shared WARN applied to the 6 warped neighbours and the recurrent input (paired with the t-1 mask)."""
         if len(p_t_list) != NUM_NEIGHBOURS or len(mask_list) != NUM_NEIGHBOURS:
-            raise ValueError(f"SSNet needs {NUM_NEIGHBOURS} warped neighbours and masks, got "
-                             f"{len(p_t_list)} and {len(mask_list)}")
+            raise ValueError(
+                f"SSNet needs {NUM_NEIGHBOURS} warped neighbours and masks, got {len(p_t_list)} and {len(mask_list)}"
+            )
         inputs = list(p_t_list)
         masks = list(mask_list)
         inputs.insert(RECURRENT_SLOT, last_out)
@@ -69,9 +77,17 @@ class SSNet(nn.Module):
             outs = [self.warn(x, m) for x, m in zip(inputs, masks)]
         return torch.cat(outs, 1)
 
-    def forward_details(self, x_t: torch.Tensor, lab_0: torch.Tensor, feature_0: Sequence[torch.Tensor],
-                        p_t: torch.Tensor, last_out: torch.Tensor, p_t_list: Sequence[torch.Tensor],
-                        mask_list: Sequence[torch.Tensor], warped_0: torch.Tensor | None = None) -> SSNetOutputs:
+    def forward_details(
+        self,
+        x_t: torch.Tensor,
+        lab_0: torch.Tensor,
+        feature_0: Sequence[torch.Tensor],
+        p_t: torch.Tensor,
+        last_out: torch.Tensor,
+        p_t_list: Sequence[torch.Tensor],
+        mask_list: Sequence[torch.Tensor],
+        warped_0: torch.Tensor | None = None,
+    ) -> SSNetOutputs:
         """Full pass keeping the intermediates; pass ``warped_0`` to bypass CorrNet (e.g. to feed a known output)."""
         warn_outs = self.warn_all(last_out, p_t_list, mask_list)
         similarity = None
@@ -79,12 +95,20 @@ class SSNet(nn.Module):
             warped_0, similarity = self.corr(x_t, lab_0, feature_0, temperature=0.01)
         out, residual = self.comb(p_t, warped_0, warn_outs)
         sr = self.srnet(out, scales=self.sr_scales)
-        return SSNetOutputs(out=out, residual=residual, warped_0=warped_0, similarity=similarity,
-                            warn_outs=warn_outs, sr=sr)
+        return SSNetOutputs(
+            out=out, residual=residual, warped_0=warped_0, similarity=similarity, warn_outs=warn_outs, sr=sr
+        )
 
-    def forward(self, x_t: torch.Tensor, lab_0: torch.Tensor, feature_0: Sequence[torch.Tensor], p_t: torch.Tensor,
-                last_out: torch.Tensor, p_t_list: Sequence[torch.Tensor], mask_list: Sequence[torch.Tensor]
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        x_t: torch.Tensor,
+        lab_0: torch.Tensor,
+        feature_0: Sequence[torch.Tensor],
+        p_t: torch.Tensor,
+        last_out: torch.Tensor,
+        p_t_list: Sequence[torch.Tensor],
+        mask_list: Sequence[torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Official signature and result: ``(out, out_up2, residual)``.
 
         ``x_t`` B×1×H×W L*−50 (the "transform" L of frame t); ``lab_0`` B×3×H×W first-frame reference (L*−50, a*, b*);

@@ -1,5 +1,6 @@
 """VGG16 convolutional trunk in torchvision's ``features.N`` layout (indices 0–29: 13 convs with ReLU, 4 max-pools;
 the final pool is left out), the official ``VGGFeaNet`` that CPNet's gray branch shares."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """WARN — the warp artifact removal net of SSNet (official ``Warp_Artifact_Removal_Net`` key layout)."""
+
 from __future__ import annotations
 
 import torch
@@ -14,8 +15,15 @@ class WarpArtifactRemovalNet(nn.Module):
     by 4.
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 2, start_channels: int = 16, pad: str = "zero",
-                 activation: str = "lrelu", norm: str = "in") -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 2,
+        start_channels: int = 16,
+        pad: str = "zero",
+        activation: str = "lrelu",
+        norm: str = "in",
+    ) -> None:
         super().__init__()
         c = start_channels
         kw = dict(pad_type=pad, activation=activation, norm=norm)

@@ -3,6 +3,7 @@
 ``out[b, c, y, x] = Σ_ch first[b, ch, y, x] · second[b, ch, y + dy, x + dx] / C`` for the 81 displacements
 ``(dy, dx) = (c // 9 − 4, c % 9 − 4)``; positions outside ``second`` read zeros (kernel size 1, stride 1).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,12 +20,14 @@ def displacements(max_displacement: int = MAX_DISPLACEMENT) -> list[tuple[int, i
 
 def _check(first: torch.Tensor, second: torch.Tensor) -> None:
     if first.dim() != 4 or first.shape != second.shape:
-        raise ValueError(f"correlation needs two B×C×H×W tensors of one shape, got {tuple(first.shape)} and "
-                         f"{tuple(second.shape)}")
+        raise ValueError(
+            f"correlation needs two B×C×H×W tensors of one shape, got {tuple(first.shape)} and {tuple(second.shape)}"
+        )
 
 
-def correlation_torch(first: torch.Tensor, second: torch.Tensor,
-                      max_displacement: int = MAX_DISPLACEMENT) -> torch.Tensor:
+def correlation_torch(
+    first: torch.Tensor, second: torch.Tensor, max_displacement: int = MAX_DISPLACEMENT
+) -> torch.Tensor:
     """Cost volume in plain torch (any device, differentiable): one channel-mean product per displacement,
     so the extra memory is one B×C×H×W product at a time."""
     _check(first, second)
@@ -33,7 +36,7 @@ def correlation_torch(first: torch.Tensor, second: torch.Tensor,
     padded = F.pad(second, (d, d, d, d))
     out = first.new_empty(first.shape[0], (2 * d + 1) ** 2, h, w)
     for c, (dy, dx) in enumerate(displacements(d)):
-        shifted = padded[:, :, d + dy:d + dy + h, d + dx:d + dx + w]
+        shifted = padded[:, :, d + dy : d + dy + h, d + dx : d + dx + w]
         out[:, c] = (first * shifted).sum(1) / first.shape[1]
     return out
 

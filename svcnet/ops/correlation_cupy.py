@@ -4,6 +4,7 @@ One thread per output element ``(b, c, y, x)`` sums ``first[b, :, y, x] · secon
 channels and divides by the channel count; out-of-range neighbours give 0. It runs on torch's current CUDA stream.
 The backward pass recomputes the torch definition under autograd (the forward is what inference needs fast).
 """
+
 from __future__ import annotations
 
 import functools
@@ -74,7 +75,7 @@ def usable() -> bool:
 _compile_failed = False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel(device_index: int):
     import cupy
 
@@ -99,9 +100,18 @@ def _launch(first: torch.Tensor, second: torch.Tensor, max_displacement: int) ->
     with cupy.cuda.Device(index), cupy.cuda.ExternalStream(stream.cuda_stream):
         blocks = min((total + _THREADS - 1) // _THREADS, 65535 * 8)
         _kernel(index)(
-            (blocks,), (_THREADS,),
-            (cupy.from_dlpack(first), cupy.from_dlpack(second), cupy.from_dlpack(out),
-             np.int32(b), np.int32(c), np.int32(h), np.int32(w), np.int32(max_displacement)),
+            (blocks,),
+            (_THREADS,),
+            (
+                cupy.from_dlpack(first),
+                cupy.from_dlpack(second),
+                cupy.from_dlpack(out),
+                np.int32(b),
+                np.int32(c),
+                np.int32(h),
+                np.int32(w),
+                np.int32(max_displacement),
+            ),
         )
     return out
 

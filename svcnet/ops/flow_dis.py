@@ -1,4 +1,5 @@
 """OpenCV DIS optical flow: the weight-free flow backend (no checkpoint needed)."""
+
 from __future__ import annotations
 
 import cv2

@@ -8,6 +8,7 @@ Two Lab encodings are used (spec §1.2, §1.3):
 
 Sizes are always (H, W).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -170,15 +171,17 @@ def _output_lightness(full: np.ndarray, lightness: str) -> np.ndarray:
     return full.astype(np.float32)
 
 
-def compose_output(ab_lowres: torch.Tensor, gray_full: np.ndarray, out_size: Sequence[int] | None = None,
-                   lightness: str = "official") -> np.ndarray:
+def compose_output(
+    ab_lowres: torch.Tensor, gray_full: np.ndarray, out_size: Sequence[int] | None = None, lightness: str = "official"
+) -> np.ndarray:
     """Final uint8 RGB frame (spec §1.3 step 8): ab (1×2×h×w, /255 codes) cv2-bilinear-resized to the original size,
     joined with the lightness as the Lab L channel, ×255, truncated to uint8, cv2 Lab2RGB.
 
     ``gray_full``: the original frame's BT.601 gray (H0×W0 uint8, or float in [0, 1]) or the original uint8 RGB frame
     (H0×W0×3), whose lightness is then chosen by ``lightness``: ``"official"`` (BT.601 luma used as L, as the official
     code, spec §7.6: output lightness differs from the input) or ``"input"`` (alias ``"lab"``: the frame's own cv2-Lab
-    L8, so the output keeps the input's lightness up to 8-bit Lab rounding). ``out_size`` = (H0, W0) defaults to the size of ``gray_full``.
+    L8, so the output keeps the input's lightness up to 8-bit Lab rounding). ``out_size`` = (H0, W0) defaults to the
+    size of ``gray_full``.
     """
     if ab_lowres.dim() != 4 or ab_lowres.shape[:2] != (1, 2):
         raise ValueError(f"expected a 1×2×h×w ab tensor, got {tuple(ab_lowres.shape)}")

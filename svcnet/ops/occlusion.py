@@ -1,4 +1,5 @@
 """Occlusion and motion-boundary masks from forward/backward flows (Ruder et al. 2016, used by Lai et al. 2018)."""
+
 from __future__ import annotations
 
 import torch

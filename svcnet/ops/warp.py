@@ -3,6 +3,7 @@
 Convention for every flow here: ``flow`` is B×2×H×W in pixels, channel 0 horizontal (x), channel 1 vertical (y), and
 warping samples the source at the displaced position: ``out(p) = src(p + flow(p))``.
 """
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@
 ``fine_grained``: Montabone & Soto, 2010 (centre-surround differences on the intensity). Each map is min–max
 normalised per frame to uint8 0…255 (a constant map becomes all zeros).
 """
+
 from __future__ import annotations
 
 import cv2

@@ -6,6 +6,7 @@ area and resized (bilinear) to the frame size, then stored as uint8 ``round(255Â
 padding is odd the port pads ``floor`` on both sides (the square is one pixel short); here the extra row/column goes
 to the bottom/right so the square is exact.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ def read_pfan_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise CheckpointError(f"PFAN checkpoint not found: {path}") from None
     except Exception as exc:
-        raise CheckpointError(f"cannot read PFAN checkpoint {path} ({exc.__class__.__name__}: "
-                              f"{' '.join(str(exc).split())[:200]})") from exc
+        raise CheckpointError(
+            f"cannot read PFAN checkpoint {path} ({exc.__class__.__name__}: {' '.join(str(exc).split())[:200]})"
+        ) from exc
     if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
         obj = obj["model"]
     return unwrap_state_dict(obj, str(path))
@@ -45,8 +47,10 @@ def load_pfan(path: str | os.PathLike | Mapping[str, torch.Tensor], device: torc
     try:
         net = load_official(net, state, what="PFAN")
     except CheckpointError as exc:
-        raise CheckpointError(f"{exc} (PFAN parameter names must match the sairajk PyTorch port, "
-                              "best-model_epoch-204_mae-0.0505_loss-0.1370.pth; see svcnet/models/pfan.py)") from None
+        raise CheckpointError(
+            f"{exc} (PFAN parameter names must match the sairajk PyTorch port, "
+            "best-model_epoch-204_mae-0.0505_loss-0.1370.pth; see svcnet/models/pfan.py)"
+        ) from None
     return net.to(device).eval()
 
 
@@ -56,7 +60,7 @@ def pad_to_square(rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
     out = np.zeros((side, side, 3), np.uint8)
-    out[top:top + h, left:left + w] = rgb
+    out[top : top + h, left : left + w] = rgb
     return out, (top, left)
 
 
@@ -66,7 +70,7 @@ def pfan_saliency(net: PFAN, frames: Sequence[np.ndarray], size: int = 256, batc
     device = next(net.parameters()).device
     out: list[np.ndarray] = []
     for start in range(0, len(frames), batch):
-        chunk = frames[start:start + batch]
+        chunk = frames[start : start + batch]
         squares = [pad_to_square(f) for f in chunk]
         x = np.stack([cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA) for sq, _ in squares])
         t = torch.from_numpy(x).permute(0, 3, 1, 2).to(device, torch.float32) / 255.0
@@ -74,5 +78,5 @@ def pfan_saliency(net: PFAN, frames: Sequence[np.ndarray], size: int = 256, batc
         for p, f, (sq, (top, left)) in zip(prob, chunk, squares):
             h, w = f.shape[:2]
             full = cv2.resize(p, (sq.shape[1], sq.shape[0]), interpolation=cv2.INTER_LINEAR)
-            out.append(np.round(np.clip(full[top:top + h, left:left + w], 0, 1) * 255).astype(np.uint8))
+            out.append(np.round(np.clip(full[top : top + h, left : left + w], 0, 1) * 255).astype(np.uint8))
     return out

@@ -10,6 +10,7 @@ Output: ``out/<clip>/<frame>.png`` (uint8, same size and names as the frames), t
 saliency=out`` reads. Each clip folder appears atomically after all its frames were read; a clip already done with
 the same method and settings is skipped, so an interrupted run resumes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -110,33 +111,63 @@ def _up_to_date(dest: Path, record: dict, stems: Sequence[str]) -> bool:
     return old.get("settings") == record and old.get("frame_names") == list(stems)
 
 
-def saliency_clip(clip: Clip, dest: str | os.PathLike, method: str, reason: str, settings: SaliencySettings,
-                  net=None, weights: Path | None = None, force: bool = False) -> dict:
+def saliency_clip(
+    clip: Clip,
+    dest: str | os.PathLike,
+    method: str,
+    reason: str,
+    settings: SaliencySettings,
+    net=None,
+    weights: Path | None = None,
+    force: bool = False,
+) -> dict:
     """Write one clip's maps to ``dest`` (atomically); returns its metadata."""
     dest = Path(dest)
-    record = {"method": method, "size": settings.size if method == "pfan" else None,
-              "weights": str(weights) if method == "pfan" else None}
+    record = {
+        "method": method,
+        "size": settings.size if method == "pfan" else None,
+        "weights": str(weights) if method == "pfan" else None,
+    }
     if not force and _up_to_date(dest, record, clip.stems):
         log.info("%s: saliency up to date in %s (%s)", clip.name, dest, method)
         return {**json.loads((dest / METADATA).read_text()), "skipped": True}
     start = time.perf_counter()
     maps = clip_maps(clip, method, settings, net)
     seconds = time.perf_counter() - start
-    meta = {"clip": clip.name, "method": method, "reason": reason, "frames": len(maps),
-            "frame_names": list(clip.stems), "size": [clip.height, clip.width], "settings": record}
+    meta = {
+        "clip": clip.name,
+        "method": method,
+        "reason": reason,
+        "frames": len(maps),
+        "frame_names": list(clip.stems),
+        "size": [clip.height, clip.width],
+        "settings": record,
+    }
     remove_stale_temps(dest)
     with atomic_path(dest) as tmp:
         tmp.mkdir()
         for stem, m in zip(clip.stems, maps):
             (tmp / f"{stem}.png").write_bytes(encode_png(m))
         (tmp / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
-    log.info("%s: %d saliency maps by %s (%s), %.1f ms/frame → %s", clip.name, len(maps), method, reason,
-             1000 * seconds / max(1, len(maps)), dest)
+    log.info(
+        "%s: %d saliency maps by %s (%s), %.1f ms/frame → %s",
+        clip.name,
+        len(maps),
+        method,
+        reason,
+        1000 * seconds / max(1, len(maps)),
+        dest,
+    )
     return meta
 
 
-def run_saliency(clips_dir: str | os.PathLike, out: str | os.PathLike, settings: SaliencySettings,
-                 clips: Sequence[str] = (), force: bool = False) -> list[dict]:
+def run_saliency(
+    clips_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: SaliencySettings,
+    clips: Sequence[str] = (),
+    force: bool = False,
+) -> list[dict]:
     """Saliency maps for the named ``clips`` (all when empty) of ``clips_dir`` into ``out/<clip>/``."""
     settings.check()
     found = discover_clips(clips_dir, sequences=list(clips), check_all=True)
@@ -153,6 +184,16 @@ def run_saliency(clips_dir: str | os.PathLike, out: str | os.PathLike, settings:
             from svcnet.saliency.pfan import load_pfan
 
             net = load_pfan(pfan_path, _device(settings.device))
-        results.append(saliency_clip(clip, Path(out) / clip.name, method, reason, settings, net,
-                                     pfan_path if method == "pfan" else None, force))
+        results.append(
+            saliency_clip(
+                clip,
+                Path(out) / clip.name,
+                method,
+                reason,
+                settings,
+                net,
+                pfan_path if method == "pfan" else None,
+                force,
+            )
+        )
     return results

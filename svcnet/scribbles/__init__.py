@@ -1,5 +1,6 @@
 """Colour scribbles: evaluation scribbles carried along the flow (spec §4.2), the official file format (§4.3),
 the "diverse" colour styles, and the random training transform (§3.3)."""
+
 from svcnet.scribbles.fileformat import (
     list_scribbles,
     match_scribbles,
@@ -13,7 +14,18 @@ from svcnet.scribbles.styles import STYLES
 from svcnet.scribbles.training import RandomScribble, RandomWindowScribble
 
 __all__ = [
-    "EvalScribbleSettings", "FlowEstimator", "RandomScribble", "RandomWindowScribble", "STYLES", "dis_estimator",
-    "generate_scribbles", "list_scribbles", "make_flow_estimator", "match_scribbles", "pwc_estimator",
-    "read_scribble", "scribble_filename", "write_scribble_clip",
+    "STYLES",
+    "EvalScribbleSettings",
+    "FlowEstimator",
+    "RandomScribble",
+    "RandomWindowScribble",
+    "dis_estimator",
+    "generate_scribbles",
+    "list_scribbles",
+    "make_flow_estimator",
+    "match_scribbles",
+    "pwc_estimator",
+    "read_scribble",
+    "scribble_filename",
+    "write_scribble_clip",
 ]

@@ -7,6 +7,7 @@ sampled (bilinearly) at its position, and it is dropped when it leaves the frame
 flows disagree there (occluded in the next frame; the forward–backward test of :mod:`svcnet.ops.occlusion`).
 A point is never duplicated, and it keeps its colour exactly.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,8 +33,9 @@ def sample_bilinear(field: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def occluded_at(xy: np.ndarray, flow_fw: np.ndarray, flow_bw: np.ndarray, tolerance: float = DEFAULT_TOLERANCE
-                ) -> np.ndarray:
+def occluded_at(
+    xy: np.ndarray, flow_fw: np.ndarray, flow_bw: np.ndarray, tolerance: float = DEFAULT_TOLERANCE
+) -> np.ndarray:
     """N bools: True where a point of the current frame is occluded in (or leaves) the next frame.
 
     ``flow_fw``: current → next (``cur(p) ≈ next(p + fw(p))``); ``flow_bw``: next → current. The forward–backward
@@ -46,12 +48,17 @@ def occluded_at(xy: np.ndarray, flow_fw: np.ndarray, flow_bw: np.ndarray, tolera
     q = xy + fw
     bw = sample_bilinear(flow_bw.astype(np.float64), q)
     outside = (q[:, 0] < 0) | (q[:, 0] > w - 1) | (q[:, 1] < 0) | (q[:, 1] > h - 1)
-    sq = lambda v: (v ** 2).sum(axis=1)  # noqa: E731
-    return outside | (sq(fw + bw) > 0.01 * (sq(fw) + sq(bw)) + tolerance ** 2)
+    sq = lambda v: (v**2).sum(axis=1)  # noqa: E731
+    return outside | (sq(fw + bw) > 0.01 * (sq(fw) + sq(bw)) + tolerance**2)
 
 
-def carry_points(xy: np.ndarray, flow_fw: np.ndarray, flow_bw: np.ndarray | None, shape: tuple[int, int],
-                 tolerance: float = DEFAULT_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+def carry_points(
+    xy: np.ndarray,
+    flow_fw: np.ndarray,
+    flow_bw: np.ndarray | None,
+    shape: tuple[int, int],
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Move N points (x, y floats) by ``flow_fw``; returns (new positions, kept mask).
 
     A point is kept when its rounded new position is inside ``shape`` (H, W) and, if ``flow_bw`` is given, its

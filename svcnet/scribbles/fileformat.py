@@ -4,6 +4,7 @@
 Reading matches files to frames by name (numeric order, never file-system order); writing puts a whole clip folder
 (PNGs + ``metadata.json``) in place atomically, so a reader never sees half a clip.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,11 +60,14 @@ def match_scribbles(scribbles: Mapping[str, Path], frame_stems: Sequence[str], f
     extra = sorted(set(scribbles) - set(frame_stems), key=natural_key)
     where = f" in {folder}" if folder else ""
     if missing:
-        raise InputError(f"{len(scribbles)} scribbles{where} for {len(frame_stems)} frames: none for frame "
-                         f"{missing[0]!r}")
+        raise InputError(
+            f"{len(scribbles)} scribbles{where} for {len(frame_stems)} frames: none for frame {missing[0]!r}"
+        )
     if extra:
-        raise InputError(f"{len(scribbles)} scribbles{where} for {len(frame_stems)} frames: "
-                         f"{scribbles[extra[0]].name} has no frame {extra[0]!r}")
+        raise InputError(
+            f"{len(scribbles)} scribbles{where} for {len(frame_stems)} frames: "
+            f"{scribbles[extra[0]].name} has no frame {extra[0]!r}"
+        )
     return [scribbles[s] for s in frame_stems]
 
 
@@ -75,8 +79,9 @@ def read_scribble(path: str | os.PathLike, size: tuple[int, int] | None = None) 
     return img
 
 
-def write_scribble_clip(dest: str | os.PathLike, frame_stems: Sequence[str], images: Sequence[np.ndarray],
-                        metadata: Mapping | None = None) -> Path:
+def write_scribble_clip(
+    dest: str | os.PathLike, frame_stems: Sequence[str], images: Sequence[np.ndarray], metadata: Mapping | None = None
+) -> Path:
     """Write a clip's scribbles as ``dest/<frame>_<H>p.png`` (+ ``metadata.json``), replacing ``dest`` atomically."""
     if len(frame_stems) != len(images):
         raise ValueError(f"{len(images)} scribble images for {len(frame_stems)} frames")

@@ -5,6 +5,7 @@ A :class:`FlowEstimator` takes two uint8 RGB frames of equal size and returns an
 :func:`svcnet.models.pwcnet.pwc_estimate`. A point at ``p`` in ``first`` is therefore found at ``p + flow(p)`` in
 ``second``. New backends only need such a function: ``FlowEstimator("name", fn)``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,8 +63,9 @@ def pwc_estimator(net, device=None) -> FlowEstimator:
     return FlowEstimator("pwcnet", estimate)
 
 
-def make_flow_estimator(backend: str = "dis", dis_preset: str = "medium",
-                        pwc_weights: str | os.PathLike | None = None, device: str = "auto") -> FlowEstimator:
+def make_flow_estimator(
+    backend: str = "dis", dis_preset: str = "medium", pwc_weights: str | os.PathLike | None = None, device: str = "auto"
+) -> FlowEstimator:
     """The estimator named ``backend`` (``dis`` | ``pwcnet``); PWC-Net needs its verified weight file."""
     if backend == "dis":
         return dis_estimator(dis_preset)
@@ -74,10 +76,13 @@ def make_flow_estimator(backend: str = "dis", dis_preset: str = "medium",
         from svcnet.models.pwcnet import PWCNet
 
         if pwc_weights is None:
-            raise SvcnetError("flow backend pwcnet needs the PWC-Net weights (pwcNet-default.pytorch): run "
-                              "`svcnet fetch pwcnet` or pass their path")
-        dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                           ("cpu" if device == "auto" else device))
+            raise SvcnetError(
+                "flow backend pwcnet needs the PWC-Net weights (pwcNet-default.pytorch): run "
+                "`svcnet fetch pwcnet` or pass their path"
+            )
+        dev = torch.device(
+            "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+        )
         net = load_official(PWCNet(), pwc_weights, what="PWC-Net").to(dev).eval()
         return pwc_estimator(net, dev)
     raise SvcnetError(f"unknown flow backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -14,6 +14,7 @@ Deliberate differences from the official GCS script (documented in the output me
   sampling (no duplicated or silently shifted points; see carry.py);
 * a black colour is written as (1, 1, 1) so the point stays a scribble (styles.visible).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -95,12 +96,15 @@ def check_frames(frames: Sequence[np.ndarray], names: Sequence[str] | None = Non
         if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
             raise InputError(f"{name}: expected a uint8 RGB image, got {f.dtype} {f.shape}")
         if f.shape != first.shape:
-            raise InputError(f"{name} is {f.shape[1]}x{f.shape[0]} but the first frame is {first.shape[1]}x"
-                             f"{first.shape[0]}; all frames of a clip must have the same size")
+            raise InputError(
+                f"{name} is {f.shape[1]}x{f.shape[0]} but the first frame is {first.shape[1]}x"
+                f"{first.shape[0]}; all frames of a clip must have the same size"
+            )
 
 
-def generate_scribbles(frames: Sequence[np.ndarray], settings: EvalScribbleSettings,
-                       flow: FlowEstimator | None) -> ClipScribbles:
+def generate_scribbles(
+    frames: Sequence[np.ndarray], settings: EvalScribbleSettings, flow: FlowEstimator | None
+) -> ClipScribbles:
     """Scribble images (uint8 RGB at the working size, black = none) for every frame of a clip."""
     settings.check()
     check_frames(frames)

@@ -5,6 +5,7 @@ whether dropped points were re-seeded, and the deliberate differences from the o
 clip are read and checked before anything is written, and each clip folder appears atomically; a clip whose folder
 already holds scribbles made with the same settings is skipped, so an interrupted run resumes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,6 +42,7 @@ class ScribbleStageConfig:
     dis_preset: str = "medium"
     pwcnet_weights: str | None = None
 
+
 DIFFERENCES = (
     "first-frame points are drawn in [w//2, size - w//2] so every square is whole (official: randint(1, H-1) "
     "single pixels; points in rows/columns 0-1 paint nothing after widening)",
@@ -70,8 +72,9 @@ def _up_to_date(dest: Path, record: dict, stems: Sequence[str]) -> bool:
     return old.get("settings") == record and old.get("frame_names") == list(stems)
 
 
-def scribble_clip(clip: Clip, dest: str | os.PathLike, settings: EvalScribbleSettings, flow: FlowEstimator,
-                  force: bool = False) -> dict:
+def scribble_clip(
+    clip: Clip, dest: str | os.PathLike, settings: EvalScribbleSettings, flow: FlowEstimator, force: bool = False
+) -> dict:
     """Generate and write one clip's scribbles into ``dest``; returns its metadata (``skipped`` when up to date)."""
     dest = Path(dest)
     record = _settings_record(settings, flow.name)
@@ -100,14 +103,28 @@ def scribble_clip(clip: Clip, dest: str | os.PathLike, settings: EvalScribbleSet
         "differences_from_official": list(DIFFERENCES),
     }
     write_scribble_clip(dest, clip.stems, result.images, meta)
-    log.info("%s: %d frames, %d → %d points, %.1f ms/frame (%s) → %s", clip.name, len(frames), result.alive[0],
-             result.alive[-1], 1000 * seconds / len(frames), flow.name, dest)
+    log.info(
+        "%s: %d frames, %d → %d points, %.1f ms/frame (%s) → %s",
+        clip.name,
+        len(frames),
+        result.alive[0],
+        result.alive[-1],
+        1000 * seconds / len(frames),
+        flow.name,
+        dest,
+    )
     return meta
 
 
-def run_scribbles(clips_dir: str | os.PathLike, out: str | os.PathLike, settings: EvalScribbleSettings,
-                  flow: FlowEstimator, styles: Sequence[str] = ("gt",), clips: Sequence[str] = (),
-                  force: bool = False) -> list[dict]:
+def run_scribbles(
+    clips_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: EvalScribbleSettings,
+    flow: FlowEstimator,
+    styles: Sequence[str] = ("gt",),
+    clips: Sequence[str] = (),
+    force: bool = False,
+) -> list[dict]:
     """Scribbles for the named ``clips`` (all when empty) of ``clips_dir`` in every style: ``out/<style>/<clip>/``."""
     if not styles:
         raise InputError("no scribble style given")

@@ -6,6 +6,7 @@ earlier ones. The official evaluation code ("widen") takes a negative slice star
 columns 0–1 paints nothing; here squares are clipped at the borders instead (a point at the edge keeps its visible
 part), which is what the official *training* transform does. Width 1 (officially an empty slice) paints one pixel.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,7 +50,7 @@ def widen_official(points: np.ndarray, width: int = 5) -> np.ndarray:
     for i, j in zip(*np.nonzero(points.any(axis=2))):
         if i - half < 0 or j - half < 0:
             continue  # the official slice with a negative start is empty
-        out[i - half:min(h, i + half), j - half:min(w, j + half)] = points[i, j]
+        out[i - half : min(h, i + half), j - half : min(w, j + half)] = points[i, j]
     return out
 
 
@@ -76,7 +77,7 @@ def scribble_blobs(img: np.ndarray) -> list[Blob]:
     packed = (img[..., 0].astype(np.int64) << 16) | (img[..., 1].astype(np.int64) << 8) | img[..., 2]
     blobs: list[Blob] = []
     for value in np.unique(packed[mask]):
-        n, _, stats, _ = cv2.connectedComponentsWithStats((packed == value).astype(np.uint8), connectivity=4)
+        _n, _, stats, _ = cv2.connectedComponentsWithStats((packed == value).astype(np.uint8), connectivity=4)
         colour = (int(value >> 16) & 255, int(value >> 8) & 255, int(value) & 255)
         for x, y, bw, bh, area in stats[1:]:
             blobs.append(Blob(int(y), int(x), int(bh), int(bw), int(area), colour))

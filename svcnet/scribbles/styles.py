@@ -11,6 +11,7 @@ The official ``mapping_diverse_color_scribbles.py`` maps every channel value ``x
 
 These are reproduced bit for bit (the channel order does not matter, each channel is mapped on its own).
 """
+
 from __future__ import annotations
 
 import numpy as np

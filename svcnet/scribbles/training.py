@@ -10,6 +10,7 @@ Randomness comes from the ``numpy.random.Generator`` passed in (the dataset's pe
 fixed order — on/off ``random()``, count ``integers(0, max_points)``, then ``integers(0, H)``, ``integers(0, W)``
 per point — so a sample is reproducible from its seed whatever the worker.
 """
+
 from __future__ import annotations
 
 import dataclasses

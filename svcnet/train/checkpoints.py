@@ -6,6 +6,7 @@ AMP scaler, RNG states, iteration, losses so far). The folder is renamed into pl
 ``latest.txt`` is rewritten atomically, so a kill at any moment leaves the previous checkpoint intact. Older folders
 beyond ``keep`` are removed.
 """
+
 from __future__ import annotations
 
 import logging

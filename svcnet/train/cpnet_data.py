@@ -4,6 +4,7 @@ Sample ``n`` (a global sample number, :mod:`svcnet.train.sampling`) → an epoch
 region, INTER_CUBIC resize to the stage size, L/ab in the official convention, a random scribble drawn by
 ``scribble_fn`` and the segmentation target (saliency map, else object mask; ``has_seg`` = 0 when neither exists).
 """
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,17 @@ def scribble_ab(scribble_rgb: np.ndarray) -> np.ndarray:
 class CPNetImages(Dataset):
     """Map-style over global sample numbers; ``len()`` is the number of distinct images (one epoch)."""
 
-    def __init__(self, source: str | os.PathLike, size: Sequence[int], scribble_fn: ScribbleFn, seed: int = 0,
-                 crop: Sequence[int] = (), seg: str = "auto", clips: Sequence[str] | None = None,
-                 saliency_root: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        source: str | os.PathLike,
+        size: Sequence[int],
+        scribble_fn: ScribbleFn,
+        seed: int = 0,
+        crop: Sequence[int] = (),
+        seg: str = "auto",
+        clips: Sequence[str] | None = None,
+        saliency_root: str | os.PathLike | None = None,
+    ) -> None:
         if seg not in SEG_KINDS:
             raise InputError(f"seg_target must be one of {', '.join(SEG_KINDS)}, not {seg!r}")
         self.size, self.crop, self.seed, self.scribble_fn = tuple(size), tuple(crop), seed, scribble_fn
@@ -56,7 +65,9 @@ class CPNetImages(Dataset):
             self.items = sorted(p for p in self.source.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
             self.saliency_root = Path(saliency_root) if saliency_root and seg != "none" else None
         else:
-            raise InputError(f"training images not found: {self.source} (give a packed .lmdb folder or an image folder)")
+            raise InputError(
+                f"training images not found: {self.source} (give a packed .lmdb folder or an image folder)"
+            )
         if not self.items:
             raise InputError(f"{self.source}: no training images")
         self.shuffle = EpochShuffle(len(self.items), seed)
@@ -95,5 +106,10 @@ class CPNetImages(Dataset):
             seg, has_seg = seg_target(seg_full, region, self.size), 1.0
         else:
             seg, has_seg = np.zeros_like(l), 0.0
-        return {"l": torch.from_numpy(l), "ab": torch.from_numpy(ab), "scribble": torch.from_numpy(scribble),
-                "seg": torch.from_numpy(seg), "has_seg": torch.tensor(has_seg)}
+        return {
+            "l": torch.from_numpy(l),
+            "ab": torch.from_numpy(ab),
+            "scribble": torch.from_numpy(scribble),
+            "seg": torch.from_numpy(seg),
+            "has_seg": torch.tensor(has_seg),
+        }

@@ -1,4 +1,5 @@
 """CPNet training step (spec §3.1): L1(ab, ab_gt) + lambda_seg · L1(seg, saliency-or-mask)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """torchrun / DDP set-up: one process per device (or per CPU slot with the gloo backend), single or multi node."""
+
 from __future__ import annotations
 
 import datetime
@@ -19,7 +20,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
 
     @property
     def is_main(self) -> bool:
@@ -44,7 +45,8 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
 
 
 def init_distributed(device: str = "auto", backend: str = "auto", timeout_s: int = 1800) -> DistInfo:
-    """Join the torchrun process group when ``WORLD_SIZE`` > 1 (nccl on CUDA, gloo on CPU); otherwise a single process."""
+    """Join the torchrun process group when ``WORLD_SIZE`` > 1 (nccl on CUDA, gloo on CPU); otherwise a single
+    process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

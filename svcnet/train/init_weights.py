@@ -1,5 +1,6 @@
 """Where each network's starting weights come from (official checkpoint, ImageNet VGG, earlier stage, or scratch),
 with one log line per network saying which."""
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,10 @@ def resolve_init(name: str, value: str | None) -> Path | None:
         return resolve_weight(name)
     path = Path(value)
     if not path.is_file():
-        raise CheckpointError(f"train.init.{name}: weight file not found: {path} (give an existing file, "
-                              f"`registry` for the official one under weights/, or null)")
+        raise CheckpointError(
+            f"train.init.{name}: weight file not found: {path} (give an existing file, "
+            f"`registry` for the official one under weights/, or null)"
+        )
     return path
 
 

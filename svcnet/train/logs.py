@@ -1,4 +1,5 @@
 """Training logs: a per-iteration CSV, TensorBoard scalars and a loss-curve PNG (written by the main process only)."""
+
 from __future__ import annotations
 
 import csv
@@ -32,7 +33,7 @@ class CsvLog:
             if lines and lines[0].split(",") == self.columns:
                 kept = [ln for ln in lines[1:] if ln and int(ln.split(",", 1)[0]) <= resume_from]
         write_text_atomic(self.path, "\n".join([",".join(self.columns), *kept]) + "\n")
-        self._fh = open(self.path, "a", newline="", encoding="utf-8")
+        self._fh = open(self.path, "a", newline="", encoding="utf-8")  # noqa: SIM115 (closed by close())
         self._writer = csv.writer(self._fh)
 
     def write(self, iteration: int, values: Mapping[str, float]) -> None:
@@ -77,8 +78,7 @@ def read_csv_log(path: str | os.PathLike) -> dict[str, list[float]]:
     return {k: [float(r[k]) if r[k] not in ("", None) else float("nan") for r in rows] for k in rows[0]}
 
 
-def plot_loss_curve(csv_path: str | os.PathLike, png_path: str | os.PathLike, title: str = "",
-                    smooth: int = 0) -> Path:
+def plot_loss_curve(csv_path: str | os.PathLike, png_path: str | os.PathLike, title: str = "", smooth: int = 0) -> Path:
     """Loss columns (``loss*``) against iteration, log scale, with a moving average; written atomically."""
     import matplotlib
 
@@ -99,7 +99,7 @@ def plot_loss_curve(csv_path: str | os.PathLike, png_path: str | os.PathLike, ti
         line = ax.plot(it[ok], y[ok], alpha=0.3 if w > 1 else 1.0, lw=0.8)[0]
         if w > 1 and ok.sum() > w:
             ys = np.convolve(y[ok], np.ones(w) / w, mode="valid")
-            ax.plot(it[ok][w - 1:], ys, color=line.get_color(), lw=1.6, label=f"{name} (mean of {w})")
+            ax.plot(it[ok][w - 1 :], ys, color=line.get_color(), lw=1.6, label=f"{name} (mean of {w})")
         else:
             line.set_label(name)
     if names and it.size and np.nanmin([np.nanmin(cols[n]) for n in names]) > 0:

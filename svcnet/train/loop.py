@@ -5,12 +5,12 @@ the one optimised; ``networks`` names the sub-networks saved in the official lay
 optimiser groups with their learning rates) and a map-style dataset indexed by global sample number
 (:mod:`svcnet.train.sampling`).
 """
+
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -136,9 +136,17 @@ def set_determinism(on: bool) -> None:
 class TrainLoop:
     """Runs a :class:`TrainStep` on a dataset for ``settings.iterations`` iterations into ``out_dir``."""
 
-    def __init__(self, step: TrainStep, dataset: Dataset, settings: LoopSettings, out_dir: str | os.PathLike,
-                 info: DistInfo | None = None, title: str = "", collate_fn: Callable | None = None,
-                 meta: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        step: TrainStep,
+        dataset: Dataset,
+        settings: LoopSettings,
+        out_dir: str | os.PathLike,
+        info: DistInfo | None = None,
+        title: str = "",
+        collate_fn: Callable | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
         self.step, self.dataset, self.s = step, dataset, settings
         self.out = Path(out_dir)
         self.info = info or DistInfo()
@@ -164,8 +172,11 @@ class TrainLoop:
             return 0, None
         weights, state = load_checkpoint(ckpt, list(self.step.networks))
         if state.get("fingerprint") != self._fingerprint():
-            log.warning("%s: the checkpoint %s was made with other settings or data; starting over at iteration 0",
-                        self.title, ckpt)
+            log.warning(
+                "%s: the checkpoint %s was made with other settings or data; starting over at iteration 0",
+                self.title,
+                ckpt,
+            )
             return 0, None
         for name, net in self.step.networks.items():
             net.load_state_dict(weights[name], strict=True)
@@ -175,11 +186,15 @@ class TrainLoop:
             scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
         it = int(state["iteration"])
-        if state.get("settings", {}).get("batch_size") not in (None, self.s.batch_size) or state.get(
-            "world_size", self.info.world_size
-        ) != self.info.world_size:
-            log.warning("%s: resuming with another batch size or process count than the checkpoint: the run "
-                        "continues but will not be identical to an uninterrupted one", self.title)
+        if (
+            state.get("settings", {}).get("batch_size") not in (None, self.s.batch_size)
+            or state.get("world_size", self.info.world_size) != self.info.world_size
+        ):
+            log.warning(
+                "%s: resuming with another batch size or process count than the checkpoint: the run "
+                "continues but will not be identical to an uninterrupted one",
+                self.title,
+            )
         log.info("%s: resumed from %s (iteration %d of %d)", self.title, ckpt, it, self.s.iterations)
         return it, ckpt
 
@@ -188,9 +203,16 @@ class TrainLoop:
         kw: dict[str, Any] = {}
         if self.s.num_workers > 0:
             kw.update(prefetch_factor=4, persistent_workers=False)
-        return DataLoader(self.dataset, batch_size=self.s.batch_size, sampler=sampler, num_workers=self.s.num_workers,
-                          pin_memory=self.info.device.type == "cuda", drop_last=False, collate_fn=self.collate_fn,
-                          **kw)
+        return DataLoader(
+            self.dataset,
+            batch_size=self.s.batch_size,
+            sampler=sampler,
+            num_workers=self.s.num_workers,
+            pin_memory=self.info.device.type == "cuda",
+            drop_last=False,
+            collate_fn=self.collate_fn,
+            **kw,
+        )
 
     def _save(self, it: int, opt, sched, scaler, losses: list[dict[str, float]]) -> Path | None:
         ckpt = None
@@ -230,24 +252,50 @@ class TrainLoop:
         scaler = torch.amp.GradScaler(dev.type, enabled=dtype is torch.float16)
         start, ckpt = self._resume(opt, sched, scaler) if resume else (0, None)
         if not resume and latest_checkpoint(self.out) is not None:
-            log.warning("%s: %s holds checkpoints of an earlier run; starting over (pass --resume to continue)",
-                        self.title, self.out)
+            log.warning(
+                "%s: %s holds checkpoints of an earlier run; starting over (pass --resume to continue)",
+                self.title,
+                self.out,
+            )
         model: nn.Module = self.step
         if info.distributed:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            model = DDP(self.step, device_ids=[dev.index] if dev.type == "cuda" else None,
-                        find_unused_parameters=getattr(self.step, "find_unused_parameters", False))
+            model = DDP(
+                self.step,
+                device_ids=[dev.index] if dev.type == "cuda" else None,
+                find_unused_parameters=getattr(self.step, "find_unused_parameters", False),
+            )
         model.train()
         n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
         if info.is_main:
-            log.info("%s: %d trainable parameters in %s; iterations %d..%d, batch %d x %d process(es), device %s, "
-                     "AMP %s, channels_last %s", self.title, n_params,
-                     ", ".join(f"{g.get('name', i)} (lr {g['lr']:.3g})" for i, g in enumerate(opt.param_groups)),
-                     start, s.iterations, s.batch_size, info.world_size, dev, dtype or "off", cl)
-            (self.out / "run.json").write_text(json.dumps(
-                {"title": self.title, "settings": _plain(asdict(s)), "world_size": info.world_size,
-                 "device": str(dev), "amp": str(dtype), "meta": _plain(self.meta)}, indent=1))
+            log.info(
+                "%s: %d trainable parameters in %s; iterations %d..%d, batch %d x %d process(es), device %s, "
+                "AMP %s, channels_last %s",
+                self.title,
+                n_params,
+                ", ".join(f"{g.get('name', i)} (lr {g['lr']:.3g})" for i, g in enumerate(opt.param_groups)),
+                start,
+                s.iterations,
+                s.batch_size,
+                info.world_size,
+                dev,
+                dtype or "off",
+                cl,
+            )
+            (self.out / "run.json").write_text(
+                json.dumps(
+                    {
+                        "title": self.title,
+                        "settings": _plain(asdict(s)),
+                        "world_size": info.world_size,
+                        "device": str(dev),
+                        "amp": str(dtype),
+                        "meta": _plain(self.meta),
+                    },
+                    indent=1,
+                )
+            )
         csv_log = tb = None
         if info.is_main:
             cols = self._columns(opt)
@@ -266,14 +314,14 @@ class TrainLoop:
         if info.is_main and s.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=s.iterations, initial=start, desc=self.title, unit="it", dynamic_ncols=True,
-                       mininterval=1.0)
+            bar = tqdm(
+                total=s.iterations, initial=start, desc=self.title, unit="it", dynamic_ncols=True, mininterval=1.0
+            )
         try:
             if start < stop:
                 for batch in self._loader(start):
                     batch = to_device(batch, dev, cl)
-                    autocast = (torch.autocast(dev.type, dtype=dtype) if dtype is not None
-                                else contextlib.nullcontext())
+                    autocast = torch.autocast(dev.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
                     with autocast:
                         losses = model(batch)
                     loss = losses["loss"]
@@ -286,8 +334,7 @@ class TrainLoop:
                     scaler.scale(loss).backward()
                     if s.grad_clip > 0:
                         scaler.unscale_(opt)
-                        torch.nn.utils.clip_grad_norm_(
-                            [p for g in opt.param_groups for p in g["params"]], s.grad_clip)
+                        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], s.grad_clip)
                     scaler.step(opt)
                     scaler.update()
                     lrs = {f"lr_{g.get('name', i)}": g["lr"] for i, g in enumerate(opt.param_groups)}
@@ -306,8 +353,9 @@ class TrainLoop:
                             csv_log.write(it, row)
                             tb.write(it, row)
                             if bar is not None:
-                                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.startswith("loss")},
-                                                refresh=False)
+                                bar.set_postfix(
+                                    {k: f"{v:.4g}" for k, v in row.items() if k.startswith("loss")}, refresh=False
+                                )
                     if bar is not None:
                         bar.update(1)
                     if (s.save_every > 0 and it % s.save_every == 0) or it == s.iterations:
@@ -324,8 +372,15 @@ class TrainLoop:
             if tb is not None:
                 tb.close()
         seconds = time.perf_counter() - t0
-        result = TrainResult(out_dir=self.out, start_iteration=start, iteration=it, completed=it >= s.iterations,
-                             checkpoint=ckpt, seconds=seconds, it_per_s=(it - start) / max(seconds, 1e-9))
+        result = TrainResult(
+            out_dir=self.out,
+            start_iteration=start,
+            iteration=it,
+            completed=it >= s.iterations,
+            checkpoint=ckpt,
+            seconds=seconds,
+            it_per_s=(it - start) / max(seconds, 1e-9),
+        )
         result.peak_memory_mb, memory_kind = peak_memory_mb(dev)
         if result.completed and info.is_main:
             for name, net in self.step.networks.items():
@@ -334,16 +389,39 @@ class TrainLoop:
                 result.weights[name] = path
             if (self.out / CSV_NAME).is_file():
                 plot_loss_curve(self.out / CSV_NAME, self.out / PLOT_NAME, title=self.title)
-            write_text_atomic(self.out / "summary.json", json.dumps(
-                {"title": self.title, "iterations": it, "iterations_this_run": it - start,
-                 "seconds_this_run": round(seconds, 2), "it_per_s_this_run": round(result.it_per_s, 4),
-                 "peak_memory_mb": round(result.peak_memory_mb, 1), "peak_memory": memory_kind,
-                 "weights": {k: str(v) for k, v in result.weights.items()}, "meta": _plain(self.meta)}, indent=1))
-            log.info("%s: finished %d iterations (%.1f s this run, %.3g it/s); weights: %s", self.title, it, seconds,
-                     result.it_per_s, ", ".join(map(str, result.weights.values())))
+            write_text_atomic(
+                self.out / "summary.json",
+                json.dumps(
+                    {
+                        "title": self.title,
+                        "iterations": it,
+                        "iterations_this_run": it - start,
+                        "seconds_this_run": round(seconds, 2),
+                        "it_per_s_this_run": round(result.it_per_s, 4),
+                        "peak_memory_mb": round(result.peak_memory_mb, 1),
+                        "peak_memory": memory_kind,
+                        "weights": {k: str(v) for k, v in result.weights.items()},
+                        "meta": _plain(self.meta),
+                    },
+                    indent=1,
+                ),
+            )
+            log.info(
+                "%s: finished %d iterations (%.1f s this run, %.3g it/s); weights: %s",
+                self.title,
+                it,
+                seconds,
+                result.it_per_s,
+                ", ".join(map(str, result.weights.values())),
+            )
         elif info.is_main:
-            log.info("%s: stopped after iteration %d of %d (checkpoint %s); run again with --resume to continue",
-                     self.title, it, s.iterations, ckpt)
+            log.info(
+                "%s: stopped after iteration %d of %d (checkpoint %s); run again with --resume to continue",
+                self.title,
+                it,
+                s.iterations,
+                ckpt,
+            )
         barrier(info)
         return result
 
@@ -360,12 +438,12 @@ class TrainLoop:
         ckpt = latest_checkpoint(self.out)
         vals = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in losses.items())
         what = "a weight became NaN/inf" if weights else "the loss is NaN/inf"
-        kept = (f"the last good checkpoint is kept: {ckpt}" if ckpt is not None
-                else "no checkpoint had been saved yet")
+        kept = f"the last good checkpoint is kept: {ckpt}" if ckpt is not None else "no checkpoint had been saved yet"
         raise TrainingDiverged(
             f"{self.title}: {what} at iteration {it + (0 if weights else 1)} ({vals}); training stopped, {kept}. "
             "Lower the learning rate, turn AMP off (--amp off) or check the data, then run again "
-            "(--resume continues from that checkpoint)")
+            "(--resume continues from that checkpoint)"
+        )
 
 
 def peak_memory_mb(dev: torch.device) -> tuple[float, str]:

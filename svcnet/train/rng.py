@@ -1,4 +1,5 @@
 """Capture and restore every random number generator a training step touches (exact resume)."""
+
 from __future__ import annotations
 
 import random
@@ -14,7 +15,8 @@ def _numpy_state() -> tuple:
 
 
 def rng_state() -> dict[str, Any]:
-    """The states (loadable with ``weights_only=True``) of Python's, NumPy's and torch's (CPU and every CUDA device) global generators."""
+    """The states (loadable with ``weights_only=True``) of Python's, NumPy's and torch's (CPU and every CUDA
+    device) global generators."""
     state: dict[str, Any] = {
         "python": random.getstate(),
         "numpy": _numpy_state(),

@@ -4,6 +4,7 @@ Frames become the official tensors (spec §3.3): cv2 INTER_CUBIC resize to the t
 L/255 and ab/255; seg maps grayscale INTER_CUBIC /255. An optional random region (the same for all frames of a
 window) is cut first, so CPU profiles can train at a reduced size without changing the image scale.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ def random_region(shape: Sequence[int], crop: Sequence[int], rng: np.random.Gene
 def cut_resize(img: np.ndarray, region: tuple[int, int, int, int], size: Sequence[int]) -> np.ndarray:
     """Cut ``region`` out of ``img`` and resize it to ``size`` = (H, W) with cv2 INTER_CUBIC (no-op when equal)."""
     top, left, h, w = region
-    img = img[top:top + h, left:left + w]
+    img = img[top : top + h, left : left + w]
     if img.shape[:2] != (size[0], size[1]):
         img = cv2.resize(img, (int(size[1]), int(size[0])), interpolation=cv2.INTER_CUBIC)
     return np.ascontiguousarray(img)

@@ -4,6 +4,7 @@ Iteration ``i`` of a job with ``world`` processes and per-process batch ``B`` us
 ``i·B·world + rank·B + j`` (j < B), so an uninterrupted run, a resumed run and runs with other worker counts draw the
 same data, and a 2-process run sees exactly the samples of a 1-process run with batch 2·B.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

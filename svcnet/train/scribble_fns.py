@@ -3,6 +3,7 @@
 The transforms themselves live in :mod:`svcnet.scribbles.training` (one implementation for the whole project);
 this module only builds them from :class:`svcnet.train.settings.ScribbleSettings`.
 """
+
 from __future__ import annotations
 
 from svcnet.scribbles.training import RandomScribble, RandomWindowScribble

@@ -1,5 +1,6 @@
 """The ``train:`` section of config/config.yaml as frozen dataclasses (stages ``cpnet1``, ``cpnet2``, ``warn``
 (WARN warm-up) and ``ssnet``)."""
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ most 3 apart are computed here, in the DataLoader workers (``flows[a, b]``: the 
 frame ``b``; see :func:`pair_flow`). The WARN warm-up's windows (``warn_only``) carry L, ab and the 6 flows onto
 the centre frame only: measured 63 against 238 ms per 7-frame window at 128×224 (one thread).
 """
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,9 @@ def pair_flow(frame_a: np.ndarray, frame_b: np.ndarray, direction: str, preset: 
     return dis_flow(first, second, preset).transpose(2, 0, 1)
 
 
-def window_flows(grays: Sequence[np.ndarray], direction: str, preset: str = "medium", to: int | None = None
-                 ) -> np.ndarray:
+def window_flows(
+    grays: Sequence[np.ndarray], direction: str, preset: str = "medium", to: int | None = None
+) -> np.ndarray:
     """T×T×2×H×W float32: ``[a, b]`` = :func:`pair_flow` for 0 < |a − b| ≤ 3 (only ``b == to`` when ``to`` is
     given), zero elsewhere."""
     t = len(grays)
@@ -70,10 +72,21 @@ class SSNetWindows(Dataset):
     (no scribbles, CorrNet lightness or SR target; a fifth of the DIS work). The windows are the same either way.
     """
 
-    def __init__(self, lmdb: str | os.PathLike, size: Sequence[int], scribble_fn: WindowScribbleFn | None,
-                 seed: int = 0, window: int = 7, crop: Sequence[int] = (), with_sr: bool = False, flow: str = "dis",
-                 flow_direction: str = "official", clips: Sequence[str] | None = None,
-                 dis_preset: str = "medium", warn_only: bool = False) -> None:
+    def __init__(
+        self,
+        lmdb: str | os.PathLike,
+        size: Sequence[int],
+        scribble_fn: WindowScribbleFn | None,
+        seed: int = 0,
+        window: int = 7,
+        crop: Sequence[int] = (),
+        with_sr: bool = False,
+        flow: str = "dis",
+        flow_direction: str = "official",
+        clips: Sequence[str] | None = None,
+        dis_preset: str = "medium",
+        warn_only: bool = False,
+    ) -> None:
         if scribble_fn is None and not warn_only:
             raise ValueError("SSNetWindows needs a scribble_fn (only the WARN warm-up's windows have no scribbles)")
         self.reader = LmdbClips(lmdb)
@@ -97,8 +110,11 @@ class SSNetWindows(Dataset):
         region = random_region(frames[0].shape, self.crop, rng)
         rgbs = [cut_resize(f, region, self.size) for f in frames]
         ls, abs_ = zip(*(rgb_to_l_ab(r) for r in rgbs))
-        item = {"l": torch.from_numpy(np.stack(ls)), "ab": torch.from_numpy(np.stack(abs_)),
-                "start": torch.tensor(start)}
+        item = {
+            "l": torch.from_numpy(np.stack(ls)),
+            "ab": torch.from_numpy(np.stack(abs_)),
+            "start": torch.tensor(start),
+        }
         if not self.warn_only:
             scribbles = self.scribble_fn(rgbs, rng)
             item["scribble"] = torch.from_numpy(np.stack([scribble_ab(s) for s in scribbles]))

@@ -7,6 +7,7 @@ Here they are real terms with their own weights (``lambda_sr``, ``lambda_short``
 profile, which reproduces the published training; the CPU profiles train the SR tail (``lambda_sr`` > 0) because no
 pre-trained SR weights are available there and an SR net that gets no gradient would stay random.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -32,8 +33,9 @@ def visibility_mask(l_warped: torch.Tensor, l_centre: torch.Tensor, mask_para: f
     return torch.exp(-mask_para * (3.0 * (l_warped - l_centre)) ** 2)
 
 
-def window_flows_fn(batch: Mapping[str, torch.Tensor], l: torch.Tensor, flow_fn: FlowFn | None
-                    ) -> Callable[[int, int], torch.Tensor]:
+def window_flows_fn(
+    batch: Mapping[str, torch.Tensor], l: torch.Tensor, flow_fn: FlowFn | None
+) -> Callable[[int, int], torch.Tensor]:
     """flow(a, b): the flow that warps window frame a onto frame b (zero for a == b), from the batch's precomputed
     ``flows`` (DIS, in the data workers) or, lazily and cached, from ``flow_fn`` on the replicated lightness."""
     if "flows" in batch:
@@ -60,9 +62,19 @@ class SSNetStep(TrainStep):
     loss_names = ("loss", "loss_l1", "loss_sr", "loss_short", "loss_long")
     find_unused_parameters = True  # SR branches ×4/×8 are not run; WARN may be frozen or not
 
-    def __init__(self, cpnet: nn.Module, ssnet: nn.Module, lr_ssnet: float, lr_cpnet: float,
-                 lambda_l1: float = 1.0, lambda_sr: float = 0.0, lambda_short: float = 0.0,
-                 lambda_long: float = 0.0, mask_para: float = 200.0, flow_fn: FlowFn | None = None) -> None:
+    def __init__(
+        self,
+        cpnet: nn.Module,
+        ssnet: nn.Module,
+        lr_ssnet: float,
+        lr_cpnet: float,
+        lambda_l1: float = 1.0,
+        lambda_sr: float = 0.0,
+        lambda_short: float = 0.0,
+        lambda_long: float = 0.0,
+        mask_para: float = 200.0,
+        flow_fn: FlowFn | None = None,
+    ) -> None:
         super().__init__()
         self.cpnet, self.ssnet = cpnet, ssnet
         self.networks = {"ssnet": ssnet, "cpnet": cpnet}
@@ -80,11 +92,17 @@ class SSNetStep(TrainStep):
             ssnet.srnet.requires_grad_(False)
 
     def param_groups(self) -> list[dict[str, Any]]:
-        groups = [{"name": "ssnet", "params": [p for p in self.ssnet.parameters() if p.requires_grad],
-                   "lr": self.lr_ssnet}]
+        groups = [
+            {"name": "ssnet", "params": [p for p in self.ssnet.parameters() if p.requires_grad], "lr": self.lr_ssnet}
+        ]
         if self.lr_cpnet > 0:
-            groups.append({"name": "cpnet", "params": [p for p in self.cpnet.parameters() if p.requires_grad],
-                           "lr": self.lr_cpnet})
+            groups.append(
+                {
+                    "name": "cpnet",
+                    "params": [p for p in self.cpnet.parameters() if p.requires_grad],
+                    "lr": self.lr_cpnet,
+                }
+            )
         return groups
 
     def _cpnet_all(self, l: torch.Tensor, scribble: torch.Tensor) -> torch.Tensor:
@@ -118,10 +136,7 @@ class SSNetStep(TrainStep):
                 p_list.append(warp_official(p[:, k], fl))
                 m_list.append(visibility_mask(warp_official(l[:, k], fl), l[:, c], self.mask_para))
             c_prev = seq[ii + half - 1]
-            if prev_out is None:
-                last_out = p[:, c]
-            else:
-                last_out = warp_official(prev_out.detach(), flow(c_prev, c))
+            last_out = p[:, c] if prev_out is None else warp_official(prev_out.detach(), flow(c_prev, c))
             o = self.ssnet.forward_details(xl[:, c], lab_0, feature_0, p[:, c], last_out, p_list, m_list)
             out = o.out.float()
             loss_l1 = loss_l1 + F.l1_loss(out, ab[:, c])
@@ -137,7 +152,10 @@ class SSNetStep(TrainStep):
             if first_out is None:
                 first_out = out
             prev_out = out
-        loss = (self.lambda_l1 * loss_l1 + self.lambda_sr * loss_sr + self.lambda_short * loss_short
-                + self.lambda_long * loss_long)
-        return {"loss": loss, "loss_l1": loss_l1, "loss_sr": loss_sr, "loss_short": loss_short,
-                "loss_long": loss_long}
+        loss = (
+            self.lambda_l1 * loss_l1
+            + self.lambda_sr * loss_sr
+            + self.lambda_short * loss_short
+            + self.lambda_long * loss_long
+        )
+        return {"loss": loss, "loss_l1": loss_l1, "loss_sr": loss_sr, "loss_short": loss_short, "loss_long": loss_long}

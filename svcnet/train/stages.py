@@ -2,6 +2,7 @@
 the WARN warm-up and SSNet joint training. Each builds its networks, says in the log where their weights come from,
 and runs the shared :class:`~svcnet.train.loop.TrainLoop` into its own folder (checkpoints, logs, final
 ``<network>.pth``)."""
+
 from __future__ import annotations
 
 import logging
@@ -23,15 +24,22 @@ from svcnet.train.settings import StageSettings, TrainSettings, to_iterations
 log = logging.getLogger(__name__)
 
 
-def loop_settings(ts: TrainSettings, st: StageSettings, n_items: int, info: DistInfo,
-                  **overrides: Any) -> LoopSettings:
+def loop_settings(ts: TrainSettings, st: StageSettings, n_items: int, info: DistInfo, **overrides: Any) -> LoopSettings:
     """The loop's iteration-based settings of stage ``st`` (epochs converted with the global batch)."""
     gb = st.batch_size * info.world_size
     conv = lambda v: to_iterations(st, v, n_items, gb)  # noqa: E731
     s = LoopSettings(
-        iterations=conv(st.duration), batch_size=st.batch_size, save_every=conv(st.save_every),
-        log_every=max(1, st.log_every), lr_step=conv(st.lr_step), lr_gamma=st.lr_gamma, amp=ts.amp,
-        channels_last=ts.channels_last, deterministic=ts.deterministic, seed=ts.seed, num_workers=ts.num_workers,
+        iterations=conv(st.duration),
+        batch_size=st.batch_size,
+        save_every=conv(st.save_every),
+        log_every=max(1, st.log_every),
+        lr_step=conv(st.lr_step),
+        lr_gamma=st.lr_gamma,
+        amp=ts.amp,
+        channels_last=ts.channels_last,
+        deterministic=ts.deterministic,
+        seed=ts.seed,
+        num_workers=ts.num_workers,
         keep_checkpoints=ts.keep_checkpoints,
     )
     return replace(s, **{k: v for k, v in overrides.items() if v is not None})
@@ -43,9 +51,8 @@ def loop_settings(ts: TrainSettings, st: StageSettings, n_items: int, info: Dist
 def build_cpnet(ts: TrainSettings, start_from: Path | None, what: str) -> torch.nn.Module:
     """CPNet initialised from ``start_from`` (an earlier stage / official checkpoint), else the ImageNet VGG16 gray
     branch when ``train.init.vgg16`` is given, else from scratch — one log line says which."""
-    from svcnet.models.cpnet import CPNet
-
     from svcnet.models.checkpoint import load_official, load_state_dict_file
+    from svcnet.models.cpnet import CPNet
 
     net = CPNet()
     if start_from is not None:
@@ -59,13 +66,24 @@ def build_cpnet(ts: TrainSettings, start_from: Path | None, what: str) -> torch.
         log.info("init: %s: CPNet VGG16 gray branch from ImageNet weights %s", what, vgg)
         log.info("init: %s: the rest of CPNet from PyTorch's default initialisation (as the official trainer)", what)
     else:
-        log.info("init: %s: CPNet from scratch (PyTorch default initialisation; no ImageNet VGG16 given — set "
-                 "train.init.vgg16 to a file or `registry` to start the gray branch from ImageNet weights)", what)
+        log.info(
+            "init: %s: CPNet from scratch (PyTorch default initialisation; no ImageNet VGG16 given — set "
+            "train.init.vgg16 to a file or `registry` to start the gray branch from ImageNet weights)",
+            what,
+        )
     return net
 
 
-def train_cpnet_stage(ts: TrainSettings, stage: str, data: Path, out_dir: Path, info: DistInfo,
-                      start_from: Path | None = None, resume: bool = False, **overrides: Any) -> TrainResult:
+def train_cpnet_stage(
+    ts: TrainSettings,
+    stage: str,
+    data: Path,
+    out_dir: Path,
+    info: DistInfo,
+    start_from: Path | None = None,
+    resume: bool = False,
+    **overrides: Any,
+) -> TrainResult:
     """CPNet stage ``cpnet1`` or ``cpnet2`` on ``data`` (a packed .lmdb, or an image folder for cpnet1)."""
     from svcnet.train.cpnet_data import CPNetImages
     from svcnet.train.cpnet_step import CPNetTrainStep
@@ -73,8 +91,15 @@ def train_cpnet_stage(ts: TrainSettings, stage: str, data: Path, out_dir: Path, 
 
     st = ts.stage(stage)
     source = Path(st.images) if stage == "cpnet1" and st.images else data
-    ds = CPNetImages(source, st.size, image_scribble_fn(ts.scribbles), seed=ts.seed, crop=st.crop,
-                     seg=st.seg_target, saliency_root=st.image_saliency)
+    ds = CPNetImages(
+        source,
+        st.size,
+        image_scribble_fn(ts.scribbles),
+        seed=ts.seed,
+        crop=st.crop,
+        seg=st.seg_target,
+        saliency_root=st.image_saliency,
+    )
     lambda_seg = st.lambda_seg
     if lambda_seg > 0 and ds.seg_coverage == 0:
         log.warning("%s: no saliency maps or masks in %s: the seg loss is off for this run", stage, source)
@@ -83,15 +108,36 @@ def train_cpnet_stage(ts: TrainSettings, stage: str, data: Path, out_dir: Path, 
     step = CPNetTrainStep(net, lr=st.lr, lambda_l1=st.lambda_l1, lambda_seg=lambda_seg)
     ls = loop_settings(ts, st, len(ds), info, **overrides)
     title = f"CPNet {'stage 1 (images)' if stage == 'cpnet1' else 'stage 2 (video frames)'}"
-    meta = {"stage": stage, "data": str(source), "images": len(ds), "size": list(st.size), "crop": list(st.crop),
-            "seg_coverage": round(ds.seg_coverage, 3), "start_from": str(start_from) if start_from else "scratch/vgg16"}
-    log.info("%s: %d images from %s, size %s, %d iterations (%s)", title, len(ds), source, st.size, ls.iterations,
-             f"{st.duration} {st.unit}s")
+    meta = {
+        "stage": stage,
+        "data": str(source),
+        "images": len(ds),
+        "size": list(st.size),
+        "crop": list(st.crop),
+        "seg_coverage": round(ds.seg_coverage, 3),
+        "start_from": str(start_from) if start_from else "scratch/vgg16",
+    }
+    log.info(
+        "%s: %d images from %s, size %s, %d iterations (%s)",
+        title,
+        len(ds),
+        source,
+        st.size,
+        ls.iterations,
+        f"{st.duration} {st.unit}s",
+    )
     return TrainLoop(step, ds, ls, out_dir, info, title=title, meta=meta).run(resume)
 
 
-def train_cpnet(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, resume: bool = False,
-                stages: tuple[str, ...] = ("cpnet1", "cpnet2"), **overrides: Any) -> Path | None:
+def train_cpnet(
+    ts: TrainSettings,
+    data: Path,
+    out_dir: Path,
+    info: DistInfo,
+    resume: bool = False,
+    stages: tuple[str, ...] = ("cpnet1", "cpnet2"),
+    **overrides: Any,
+) -> Path | None:
     """Stage 1 then stage 2 (each skipped when its duration is 0); ``out_dir/cpnet.pth`` = the last stage's weights.
     Returns that path, or None when a run stopped early (``stop_after``)."""
     start = resolve_init("cpnet", ts.init.cpnet)
@@ -133,24 +179,35 @@ def build_ssnet(ts: TrainSettings, st: StageSettings, warn_from: Path | None = N
     net = SSNet(sr_scales=(2,), freeze_pretrained=False)
     official_normal_init(net)
     log.info("init: SSNet: every conv N(0, 0.02) (official weights_init); combination net stays so (as official)")
-    for name, module, key in (("warn", net.warn, None), ("srnet", net.srnet, None),
-                              ("corrnet_vgg19", net.corr.vggnet, None), ("corrnet_nonlocal", net.corr.nonlocal_net,
-                                                                         None)):
+    for name, module, key in (
+        ("warn", net.warn, None),
+        ("srnet", net.srnet, None),
+        ("corrnet_vgg19", net.corr.vggnet, None),
+        ("corrnet_nonlocal", net.corr.nonlocal_net, None),
+    ):
         path = warn_from if name == "warn" and warn_from is not None else resolve_init(name, getattr(ts.init, name))
         if path is not None:
             load_into(module, path, f"ssnet: {name}", key=key)
         else:
-            log.info("init: ssnet: %s not given (train.init.%s): starts from N(0, 0.02)%s", name, name,
-                     {"warn": " and is trained jointly (train.warn.duration 0: no warm-up)",
-                      "srnet": " and is trained by the SR loss (lambda_sr)",
-                      "corrnet_vgg19": " and stays frozen (the long-range branch is then uninformative)",
-                      "corrnet_nonlocal": " and stays frozen (the long-range branch is then uninformative)"}[name])
+            log.info(
+                "init: ssnet: %s not given (train.init.%s): starts from N(0, 0.02)%s",
+                name,
+                name,
+                {
+                    "warn": " and is trained jointly (train.warn.duration 0: no warm-up)",
+                    "srnet": " and is trained by the SR loss (lambda_sr)",
+                    "corrnet_vgg19": " and stays frozen (the long-range branch is then uninformative)",
+                    "corrnet_nonlocal": " and stays frozen (the long-range branch is then uninformative)",
+                }[name],
+            )
     net.corr.requires_grad_(False)
     if ts.init.warn or warn_from is not None:
         net.warn.requires_grad_(False)
     if not ts.init.srnet and st.lambda_sr <= 0:
-        raise ConfigError("train.ssnet: the SR net has no pre-trained weights (train.init.srnet) and lambda_sr is 0: "
-                          "it would get no gradient and stay random; give train.init.srnet or set lambda_sr > 0")
+        raise ConfigError(
+            "train.ssnet: the SR net has no pre-trained weights (train.init.srnet) and lambda_sr is 0: "
+            "it would get no gradient and stay random; give train.init.srnet or set lambda_sr > 0"
+        )
     return net
 
 
@@ -165,8 +222,15 @@ def flow_backend_name(ts: TrainSettings, st: StageSettings, stage: str = "ssnet"
     return st.flow
 
 
-def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir: Path, info: DistInfo,
-                resume: bool = False, **overrides: Any) -> TrainResult:
+def train_ssnet(
+    ts: TrainSettings,
+    data: Path,
+    cpnet_path: Path | None,
+    out_dir: Path,
+    info: DistInfo,
+    resume: bool = False,
+    **overrides: Any,
+) -> TrainResult:
     """SSNet joint training on 7-frame windows of ``data`` (a packed .lmdb), CPNet from ``cpnet_path``."""
     from svcnet.train.scribble_fns import window_scribble_fn
     from svcnet.train.ssnet_data import SSNetWindows
@@ -177,8 +241,10 @@ def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir:
         raise ConfigError("train.ssnet.window must be 7 (SSNet reads frames t-3..t+3)")
     cp = cpnet_path or resolve_init("cpnet", ts.init.cpnet)
     if cp is None:
-        raise ConfigError("SSNet training needs a CPNet: train one first (svcnet train cpnet) and pass --cpnet, or "
-                          "set train.init.cpnet")
+        raise ConfigError(
+            "SSNet training needs a CPNet: train one first (svcnet train cpnet) and pass --cpnet, or "
+            "set train.init.cpnet"
+        )
     warn_from = None
     if not ts.init.warn and ts.warn.duration > 0:
         run_only = {k: overrides[k] for k in ("amp", "progress") if k in overrides}
@@ -188,19 +254,53 @@ def train_ssnet(ts: TrainSettings, data: Path, cpnet_path: Path | None, out_dir:
     cpnet = build_cpnet(ts, Path(cp), "ssnet")
     ssnet = build_ssnet(ts, st, warn_from)
     backend, direction, flow_fn = _window_flow(ts, st, "ssnet")
-    ds = SSNetWindows(data, st.size, window_scribble_fn(ts.scribbles), seed=ts.seed, window=st.window, crop=st.crop,
-                      with_sr=st.lambda_sr > 0, flow="dis" if backend == "dis" else "net", flow_direction=direction)
-    step = SSNetStep(cpnet, ssnet, lr_ssnet=st.lr, lr_cpnet=st.lr_cpnet, lambda_l1=st.lambda_l1,
-                     lambda_sr=st.lambda_sr, lambda_short=st.lambda_short, lambda_long=st.lambda_long,
-                     mask_para=st.mask_para, flow_fn=flow_fn)
+    ds = SSNetWindows(
+        data,
+        st.size,
+        window_scribble_fn(ts.scribbles),
+        seed=ts.seed,
+        window=st.window,
+        crop=st.crop,
+        with_sr=st.lambda_sr > 0,
+        flow="dis" if backend == "dis" else "net",
+        flow_direction=direction,
+    )
+    step = SSNetStep(
+        cpnet,
+        ssnet,
+        lr_ssnet=st.lr,
+        lr_cpnet=st.lr_cpnet,
+        lambda_l1=st.lambda_l1,
+        lambda_sr=st.lambda_sr,
+        lambda_short=st.lambda_short,
+        lambda_long=st.lambda_long,
+        mask_para=st.mask_para,
+        flow_fn=flow_fn,
+    )
     if flow_fn is not None:
         step.pwc = flow_fn.net  # moved to the device with the step; not saved, not trained
     ls = loop_settings(ts, st, len(ds), info, **overrides)
-    meta = {"stage": "ssnet", "data": str(data), "clips": len(ds), "size": list(st.size), "crop": list(st.crop),
-            "cpnet": str(cp), "flow": f"{backend} ({direction})", "lambda_sr": st.lambda_sr,
-            "lambda_short": st.lambda_short, "lambda_long": st.lambda_long, "lr_cpnet": st.lr_cpnet}
-    log.info("SSNet joint training: %d clips from %s, size %s, %d iterations (%s)", len(ds), data, st.size,
-             ls.iterations, f"{st.duration} {st.unit}s")
+    meta = {
+        "stage": "ssnet",
+        "data": str(data),
+        "clips": len(ds),
+        "size": list(st.size),
+        "crop": list(st.crop),
+        "cpnet": str(cp),
+        "flow": f"{backend} ({direction})",
+        "lambda_sr": st.lambda_sr,
+        "lambda_short": st.lambda_short,
+        "lambda_long": st.lambda_long,
+        "lr_cpnet": st.lr_cpnet,
+    }
+    log.info(
+        "SSNet joint training: %d clips from %s, size %s, %d iterations (%s)",
+        len(ds),
+        data,
+        st.size,
+        ls.iterations,
+        f"{st.duration} {st.unit}s",
+    )
     return TrainLoop(step, ds, ls, out_dir, info, title="SSNet joint training", meta=meta).run(resume)
 
 
@@ -221,8 +321,9 @@ def _window_flow(ts: TrainSettings, st: StageSettings, stage: str) -> tuple[str,
     return backend, direction, flow_fn
 
 
-def train_warn(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, resume: bool = False,
-               **overrides: Any) -> TrainResult:
+def train_warn(
+    ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, resume: bool = False, **overrides: Any
+) -> TrainResult:
     """WARN warm-up (:mod:`svcnet.train.warn_step`) on the 7-frame windows of ``data``; ``out_dir/warn.pth``."""
     from svcnet.models.warn import WarpArtifactRemovalNet
     from svcnet.train.ssnet_data import SSNetWindows
@@ -230,23 +331,46 @@ def train_warn(ts: TrainSettings, data: Path, out_dir: Path, info: DistInfo, res
 
     st = ts.warn
     backend, direction, flow_fn = _window_flow(ts, st, "warn")
-    ds = SSNetWindows(data, st.size, None, seed=ts.seed, window=ts.ssnet.window, crop=st.crop,
-                      flow="dis" if backend == "dis" else "net", flow_direction=direction, warn_only=True)
+    ds = SSNetWindows(
+        data,
+        st.size,
+        None,
+        seed=ts.seed,
+        window=ts.ssnet.window,
+        crop=st.crop,
+        flow="dis" if backend == "dis" else "net",
+        flow_direction=direction,
+        warn_only=True,
+    )
     seed_everything(ts.seed)
     warn = WarpArtifactRemovalNet()
     official_normal_init(warn)
     torch.nn.init.zeros_(warn.up3.conv2d.weight)  # output = input − tanh(0): WARN starts as the identity
-    log.info("init: warn: every conv N(0, 0.02) but the last, zero (WARN starts as the identity); warm-up: "
-             "neighbours' ground-truth ab warped onto the centre frame -> its ab (the official warm-up code is "
-             "unpublished)")
+    log.info(
+        "init: warn: every conv N(0, 0.02) but the last, zero (WARN starts as the identity); warm-up: "
+        "neighbours' ground-truth ab warped onto the centre frame -> its ab (the official warm-up code is "
+        "unpublished)"
+    )
     step = WarnWarmupStep(warn, lr=st.lr, mask_para=st.mask_para, flow_fn=flow_fn)
     if flow_fn is not None:
         step.pwc = flow_fn.net
     ls = loop_settings(ts, st, len(ds), info, **overrides)
-    meta = {"stage": "warn", "data": str(data), "clips": len(ds), "size": list(st.size), "crop": list(st.crop),
-            "flow": f"{backend} ({direction})"}
-    log.info("WARN warm-up: %d clips from %s, size %s, %d iterations (%s)", len(ds), data, st.size, ls.iterations,
-             f"{st.duration} {st.unit}s")
+    meta = {
+        "stage": "warn",
+        "data": str(data),
+        "clips": len(ds),
+        "size": list(st.size),
+        "crop": list(st.crop),
+        "flow": f"{backend} ({direction})",
+    }
+    log.info(
+        "WARN warm-up: %d clips from %s, size %s, %d iterations (%s)",
+        len(ds),
+        data,
+        st.size,
+        ls.iterations,
+        f"{st.duration} {st.unit}s",
+    )
     return TrainLoop(step, ds, ls, out_dir, info, title="WARN warm-up", meta=meta).run(resume)
 
 

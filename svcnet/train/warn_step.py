@@ -10,6 +10,7 @@ step WARN would start random and, trained jointly, drift into a feature extracto
 (measured: their average scored 8.9 dB after 120 joint iterations), so the combination net would get no aligned
 neighbours to average.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
