@@ -127,7 +127,7 @@ def test_sr_x2_parity(fx, ssnet):
     assert (up2 - fx["ssnet"]["w0_ssnet_sr_t"]).abs().max() <= 1e-6
 
 
-# ---- full official windows 0 and 1 (spec §1.3) on the 8 fixture frames: CPNet → PWC-Net → warps/masks → SSNet ----
+# ---- official windows 0 and 1 (docs/official.md §1.3) on the 8 fixture frames: CPNet → PWC → warps/masks → SSNet ----
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Random training scribbles (spec §3.3): geometry, probability, per-frame independence, reproducibility."""
+"""Random training scribbles (docs/official.md §3.3): geometry, probability, per-frame independence, reproducibility."""
 
 from __future__ import annotations
 

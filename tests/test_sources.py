@@ -27,7 +27,7 @@ from svcnet.sources import (
     sha256_file,
 )
 
-# spec §6: the official file names (default paths of the official code)
+# docs/official.md §6: the official file names (default paths of the official code)
 OFFICIAL = {
     "cpnet": "cpnet_epoch1000_batchsize32.pth",
     "ssnet": "ssnet_epoch2000_bs8.pth",
@@ -61,9 +61,9 @@ def test_official_checkpoint_file_names_match_the_spec():
         assert Path(sources[name].official_path).name == file
 
 
-def test_official_paths_appear_in_the_spec(shared_dir):
-    spec = (shared_dir / "spec" / "svcnet-reference.md").read_text()
-    section = spec[spec.index("## 6. Released checkpoints") : spec.index("## 7.")]
+def test_official_paths_appear_in_the_docs():
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "official.md").read_text(encoding="utf-8")
+    section = docs[docs.index("## 6. Released checkpoints") : docs.index("## 7.")]
     for name in OFFICIAL:
         assert f"`{get_source(name).official_path}`" in section, name
 

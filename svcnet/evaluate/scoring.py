@@ -1,6 +1,6 @@
 """Scores of one video from uint8 arrays: per-frame fidelity metrics and per-video temporal metrics.
 
-Protocol (spec §5.1, official video evaluation): RGB uint8 at the original resolution, data range 255, skimage-default
+Protocol (official video evaluation, docs/official.md §5.1): uint8 RGB at full size, data range 255, skimage-default
 SSIM, the first frame of every video excluded; ``*_256p``: both images resized to 448×256 with ``cv2.resize``
 (bilinear) first; ``*_lab``: the (a, b) channels of OpenCV's uint8 Lab, compared in floating point (the official script
 subtracts and squares uint8 arrays, which wraps modulo 256; we do not reproduce that bug). LPIPS: AlexNet v0.1 on

@@ -1,4 +1,4 @@
-"""A plain re-implementation of the official sliding-window test loop (spec §1.3), kept as the reference that the
+"""A plain re-implementation of the official sliding-window loop (docs/official.md §1.3), kept as the reference that the
 streaming loop is tested and benchmarked against.
 
 Like the official ``SSNet/test.py``: for every window start i = 0…n-7 it re-reads the 7 frames and scribbles, runs

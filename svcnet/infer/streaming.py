@@ -1,4 +1,4 @@
-"""Streaming SVCNet inference: the official algorithm (spec §1.3) with every per-frame result computed once.
+"""Streaming SVCNet inference: the official algorithm (docs/official.md §1.3) with every per-frame result computed once.
 
 Each frame's CPNet output, each directed flow and the first-frame reference are computed once and kept in a buffer
 of at most 8 frames, so memory does not grow with clip length; SSNet runs once per frame with only the ×2 SR branch.

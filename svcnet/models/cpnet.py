@@ -1,4 +1,4 @@
-"""CPNet (``CPNet_VGG16_Seg``, spec §2.1): colourises one frame from its lightness and colour scribbles, with a
+"""CPNet (``CPNet_VGG16_Seg``, docs/official.md §2.1): colourises a frame from its lightness and scribbles, with a
 VGG16 gray branch, a scribble encoder/decoder and a saliency (seg) head. Official module and key layout."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """PFAN, the Pyramid Feature Attention Network for saliency detection (Zhao & Wu, CVPR 2019), as used to make
-SVCNet's pseudo segmentation labels (spec §4.1).
+SVCNet's pseudo segmentation labels (docs/official.md §4.1).
 
 Architecture (paper): a VGG16 backbone; context-aware pyramid feature extraction (CPFE: a 1×1 conv and three 3×3
 convs dilated 3, 5, 7, 32 channels each) on conv3_3, conv4_3 and conv5_3, brought to the conv3_3 resolution and

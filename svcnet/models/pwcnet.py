@@ -1,4 +1,4 @@
-"""PWC-Net optical flow as used by SVCNet (spec §2.5): the old "pytorch-pwc" module names (``moduleExtractor``,
+"""PWC-Net optical flow as SVCNet uses it (docs/official.md §2.5): old "pytorch-pwc" module names (``moduleExtractor``,
 ``moduleTwo`` … ``moduleSix``, ``moduleRefiner``), decoder feature warps with the official border-padded
 ``PWCNetBackward`` (:func:`svcnet.ops.warp.warp_official`) and the 81-channel cost volume of
 :mod:`svcnet.ops.correlation`.

@@ -1,5 +1,5 @@
 """First-frame long-range reference of SSNet (official test loop, first window only): the CPNet colourisation of
-the clip's first frame as sk-Lab ``IB_lab`` plus its VGG19 features, computed once per clip (spec §1.3 step 6)."""
+the clip's first frame as sk-Lab ``IB_lab`` and its VGG19 features, once per clip (docs/official.md §1.3 step 6)."""
 
 from __future__ import annotations
 

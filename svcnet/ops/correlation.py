@@ -1,4 +1,4 @@
-"""PWC-Net cost volume (the official CuPy ``Correlation`` definition, spec §2.5), in pure torch with a CuPy fast path.
+"""PWC-Net cost volume (the official CuPy ``Correlation``, docs/official.md §2.5), in pure torch with a CuPy fast path.
 
 ``out[b, c, y, x] = Σ_ch first[b, ch, y, x] · second[b, ch, y + dy, x + dx] / C`` for the 81 displacements
 ``(dy, dx) = (c // 9 − 4, c % 9 − 4)``; positions outside ``second`` read zeros (kernel size 1, stride 1).

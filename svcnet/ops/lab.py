@@ -1,6 +1,6 @@
 """Lab colour conversions of the official SVCNet pipeline (pure functions, no I/O).
 
-Two Lab encodings are used (spec §1.2, §1.3):
+Two Lab encodings are used (docs/official.md §1.2, §1.3):
 
 * cv2-Lab8: OpenCV ``COLOR_RGB2Lab`` on uint8 RGB (L8 = L*·255/100, a8 = a*+128, b8 = b*+128); CPNet, PWC-Net and the
   SSNet colour tensors are these codes /255.
@@ -67,7 +67,7 @@ def resize_cubic(rgb_u8: np.ndarray, size: Sequence[int] = WORK_SIZE) -> np.ndar
 
 
 def preprocessed_lab8(rgb_u8: np.ndarray, size: Sequence[int] = WORK_SIZE) -> np.ndarray:
-    """cv2-Lab8 codes (H×W×3 uint8) of the INTER_CUBIC resize to ``size`` (spec §1.2 steps 2–3)."""
+    """cv2-Lab8 codes (H×W×3 uint8) of the INTER_CUBIC resize to ``size`` (docs/official.md §1.2 steps 2–3)."""
     return rgb_to_lab8(resize_cubic(_check_rgb(rgb_u8), size))
 
 
@@ -79,7 +79,7 @@ def _codes_to_tensor(codes: np.ndarray) -> torch.Tensor:
 
 def preprocess_frame(rgb_u8: np.ndarray, size: Sequence[int] = WORK_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
     """(L8/255 as 1×1×H×W, (a8, b8)/255 as 1×2×H×W) float32 of a uint8 RGB frame: cv2 INTER_CUBIC resize to
-    ``size``, cv2-Lab8 (spec §1.2 steps 2–3). CPNet's and PWC-Net's lightness input is the first tensor."""
+    ``size``, cv2-Lab8 (docs/official.md §1.2 steps 2–3). CPNet's and PWC-Net's lightness input is the first tensor."""
     lab = _codes_to_tensor(preprocessed_lab8(rgb_u8, size))
     return lab[:, :1].contiguous(), lab[:, 1:].contiguous()
 
@@ -101,7 +101,7 @@ def _pil_bilinear(rgb_u8: np.ndarray, size: Sequence[int] | None) -> np.ndarray:
 
 
 def transform_lab(rgb_u8: np.ndarray, size: Sequence[int] | None = WORK_SIZE) -> torch.Tensor:
-    """The official CorrNet "transform" (spec §1.2 step 6) of a uint8 RGB image: PIL bilinear resize to ``size``,
+    """The official CorrNet "transform" (docs/official.md §1.2 step 6) of uint8 RGB: PIL bilinear resize to ``size``,
     skimage ``rgb2lab`` (float64), float32, L* − 50. Returns 1×3×H×W (L*−50, a*, b*); ``size=None`` keeps the size."""
     lab = color.rgb2lab(_pil_bilinear(rgb_u8, size)).astype(np.float32)
     t = torch.from_numpy(np.ascontiguousarray(lab.transpose(2, 0, 1))).unsqueeze(0)
@@ -116,7 +116,7 @@ def transform_l(rgb_u8: np.ndarray, size: Sequence[int] | None = WORK_SIZE) -> t
 
 def tensor_lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """Differentiable torch Lab (L* in [0, 100], a*, b*; B×3×H×W) → sRGB in [0, 1] (D65), the official
-    ``tensor_lab2rgb`` formula (spec §1.3 step 6), computed in the input's dtype and device."""
+    ``tensor_lab2rgb`` formula (docs/official.md §1.3 step 6), computed in the input's dtype and device."""
     if lab.dim() != 4 or lab.shape[1] != 3:
         raise ValueError(f"expected a B×3×H×W Lab tensor, got {tuple(lab.shape)}")
     hwc = lab.permute(0, 2, 3, 1)
@@ -138,7 +138,7 @@ def tensor_lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 def lab8_ab_to_rgb(l8: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     """cv2-Lab8/255 lightness (B×1×H×W) and ab (B×2×H×W) → clip to [0, 1] → ×255 → uint8 (truncation) → cv2
-    Lab2RGB; returns B×H×W×3 uint8 RGB (the official ``cpnet_ab_to_PIL_rgb``, spec §1.3 step 6)."""
+    Lab2RGB; returns B×H×W×3 uint8 RGB (the official ``cpnet_ab_to_PIL_rgb``, docs/official.md §1.3 step 6)."""
     if l8.dim() != 4 or ab.dim() != 4 or l8.shape[1] != 1 or ab.shape[1] != 2 or l8.shape[-2:] != ab.shape[-2:]:
         raise ValueError(f"expected B×1×H×W lightness and B×2×H×W ab, got {tuple(l8.shape)} and {tuple(ab.shape)}")
     lab = torch.cat((l8, ab), 1).detach().to("cpu", torch.float32).numpy().transpose(0, 2, 3, 1)
@@ -174,12 +174,12 @@ def _output_lightness(full: np.ndarray, lightness: str) -> np.ndarray:
 def compose_output(
     ab_lowres: torch.Tensor, gray_full: np.ndarray, out_size: Sequence[int] | None = None, lightness: str = "official"
 ) -> np.ndarray:
-    """Final uint8 RGB frame (spec §1.3 step 8): ab (1×2×h×w, /255 codes) cv2-bilinear-resized to the original size,
+    """Final uint8 RGB frame (docs/official.md §1.3 step 8): ab (1×2×h×w, /255 codes) cv2-bilinear-resized to full size,
     joined with the lightness as the Lab L channel, ×255, truncated to uint8, cv2 Lab2RGB.
 
     ``gray_full``: the original frame's BT.601 gray (H0×W0 uint8, or float in [0, 1]) or the original uint8 RGB frame
     (H0×W0×3), whose lightness is then chosen by ``lightness``: ``"official"`` (BT.601 luma used as L, as the official
-    code, spec §7.6: output lightness differs from the input) or ``"input"`` (alias ``"lab"``: the frame's own cv2-Lab
+    code, docs/official.md §7.6: the lightness differs from the input) or ``"input"`` (alias ``"lab"``: its own cv2-Lab
     L8, so the output keeps the input's lightness up to 8-bit Lab rounding). ``out_size`` = (H0, W0) defaults to the
     size of ``gray_full``.
     """

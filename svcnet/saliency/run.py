@@ -1,4 +1,4 @@
-"""``svcnet saliency``: one saliency map per frame, the CPNet seg-head target (spec §3.1–3.3, §4.1).
+"""``svcnet saliency``: one saliency map per frame, the CPNet seg-head target (docs/official.md §3.1–3.3, §4.1).
 
 Methods: ``pfan`` (the PFAN network, needs the ``pfan`` weights of the source registry), ``masks`` (the dataset's
 object masks, as the official DAVIS+Videvo "fusion" folder uses DAVIS ground truth), ``spectral_residual`` /

@@ -1,5 +1,5 @@
-"""Colour scribbles: evaluation scribbles carried along the flow (spec §4.2), the official file format (§4.3),
-the "diverse" colour styles, and the random training transform (§3.3)."""
+"""Colour scribbles: evaluation scribbles carried along the flow (docs/official.md §4.2), the official format (§4.3),
+the "diverse" colour styles, and the random training transform (docs/official.md §3.3)."""
 
 from svcnet.scribbles.fileformat import (
     list_scribbles,

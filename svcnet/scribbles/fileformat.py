@@ -1,4 +1,4 @@
-"""The official scribble file format (spec §4.3): one RGB PNG per frame at the working size, ``<frame>_<H>p.png``
+"""The official scribble file format (docs/official.md §4.3): one RGB PNG per frame, working size, ``<frame>_<H>p.png``
 (``<frame>_256p.png`` for 448×256), black (0, 0, 0) = no scribble, coloured squares elsewhere.
 
 Reading matches files to frames by name (numeric order, never file-system order); writing puts a whole clip folder

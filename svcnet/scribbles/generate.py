@@ -1,4 +1,4 @@
-"""Evaluation scribbles of a clip (spec §4.2): N colour points on the first frame, carried along the optical flow.
+"""Evaluation scribbles of a clip (docs/official.md §4.2): N colour points on the first frame, carried along the flow.
 
 Frames are brought to the working size (448×256, the official cv2 INTER_CUBIC resize; an exact copy when already
 that size). On the first frame ``points`` positions are drawn uniformly from a NumPy generator seeded with ``seed``,

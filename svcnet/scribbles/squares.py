@@ -1,6 +1,6 @@
 """Scribble squares: painting point scribbles as small squares with the official geometry, and finding them again.
 
-Official geometry (spec §3.3, §4.2): a point at row ``i``, column ``j`` paints the half-open slice
+Official geometry (docs/official.md §3.3, §4.2): a point at row ``i``, column ``j`` paints the half-open slice
 ``[i − w//2, i + w//2) × [j − w//2, j + w//2)`` — a 4×4 square for width 5 — and points drawn later overwrite
 earlier ones. The official evaluation code ("widen") takes a negative slice start literally, so a point in rows or
 columns 0–1 paints nothing; here squares are clipped at the borders instead (a point at the edge keeps its visible

@@ -1,4 +1,4 @@
-"""Scribble colour styles: ground truth, and the four "diverse" recolourings of the official mapping (spec §4.2).
+"""Scribble colour styles: ground truth, and the four official "diverse" recolourings (docs/official.md §4.2).
 
 The official ``mapping_diverse_color_scribbles.py`` maps every channel value ``x`` of a non-black pixel with
 

@@ -1,4 +1,4 @@
-"""Random training scribbles (spec §3.3) as picklable dataset transforms.
+"""Random training scribbles (docs/official.md §3.3) as picklable dataset transforms.
 
 Image (CPNet, ``CPNet/dataset.py``): with probability ``prob`` draw ``0 … max_points−1`` points uniformly over the
 image, each copying the RGB of its pixel into the half-open square ``[c − w//2, c + w//2)`` (4×4 for width 5,

@@ -1,4 +1,4 @@
-"""CPNet training set: frames of a packed clip set (or a folder of images) as independent images (spec §3.1–3.3).
+"""CPNet training set: frames of a packed clip set (or an image folder), each an image (docs/official.md §3.1–3.3).
 
 Sample ``n`` (a global sample number, :mod:`svcnet.train.sampling`) → an epoch-shuffled image, an optional random
 region, INTER_CUBIC resize to the stage size, L/ab in the official convention, a random scribble drawn by

@@ -1,4 +1,4 @@
-"""CPNet training step (spec §3.1): L1(ab, ab_gt) + lambda_seg · L1(seg, saliency-or-mask)."""
+"""CPNet training step (docs/official.md §3.1): L1(ab, ab_gt) + lambda_seg · L1(seg, saliency-or-mask)."""
 
 from __future__ import annotations
 

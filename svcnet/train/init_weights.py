@@ -18,7 +18,7 @@ REGISTRY = "registry"
 
 def official_normal_init(module: nn.Module, std: float = 0.02) -> None:
     """The official SSNet ``weights_init(net, 'normal', 0.02)``: every conv weight ~ N(0, std), biases left as they are
-    (spec §2.0; BatchNorm — absent from these nets — would get N(1, std)/0)."""
+    (docs/official.md §2.0; BatchNorm — absent from these nets — would get N(1, std)/0)."""
     for m in module.modules():
         if "Conv" in type(m).__name__ and isinstance(getattr(m, "weight", None), torch.Tensor):
             nn.init.normal_(m.weight, 0.0, std)

@@ -1,6 +1,6 @@
 """Per-sample preprocessing shared by the CPNet and SSNet training sets (numpy, in DataLoader workers).
 
-Frames become the official tensors (spec §3.3): cv2 INTER_CUBIC resize to the training size, cv2 RGB→Lab (uint8),
+Frames become the official tensors (docs/official.md §3.3): cv2 INTER_CUBIC resize to the training size, RGB→Lab8,
 L/255 and ab/255; seg maps grayscale INTER_CUBIC /255. An optional random region (the same for all frames of a
 window) is cut first, so CPU profiles can train at a reduced size without changing the image scale.
 """

@@ -1,4 +1,4 @@
-"""Random training scribbles (spec §3.3) bound to the ``train.scribbles`` settings.
+"""Random training scribbles (docs/official.md §3.3) bound to the ``train.scribbles`` settings.
 
 The transforms themselves live in :mod:`svcnet.scribbles.training` (one implementation for the whole project);
 this module only builds them from :class:`svcnet.train.settings.ScribbleSettings`.

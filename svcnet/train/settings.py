@@ -26,7 +26,7 @@ class InitFiles:
 
 @dataclass(frozen=True)
 class ScribbleSettings:
-    """Random training scribbles (spec §3.3): on with probability ``prob``, 0..max_points-1 squares of ``width``."""
+    """Random training scribbles (docs/official.md §3.3): probability ``prob``, 0..max_points-1 ``width`` squares."""
 
     prob: float = 0.5
     max_points: int = 40

@@ -1,8 +1,8 @@
-"""SSNet joint training step (spec §3.5): CPNet on the window's frames (fine-tuned at its own lr), then SSNet run
+"""SSNet joint training step (docs/official.md §3.5): CPNet on the window's frames (fine-tuned, own lr), then SSNet run
 recurrently over the palindrome window (0..T−1, T−1..0), one refinement per centre frame 3 … T+2.
 
 Losses: ``loss_l1`` = Σ over the T steps of L1(out_t, ab_t) — the loss the official trainer optimises.
-The official trainer also computes, but never adds, an SR loss and short-/long-term temporal losses (spec §7 item 9).
+The official trainer also computes, but never adds, an SR loss and temporal losses (docs/official.md §7.9).
 Here they are real terms with their own weights (``lambda_sr``, ``lambda_short``, ``lambda_long``): 0 in the paper
 profile, which reproduces the published training; the CPU profiles train the SR tail (``lambda_sr`` > 0) because no
 pre-trained SR weights are available there and an SR net that gets no gradient would stay random.
