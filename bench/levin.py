@@ -3,7 +3,7 @@
 Same frames (the demo clips), same scribbles (4×4 squares of the ground-truth colour, like `svcnet scribbles`), one
 run: ``svcnet.evaluate.levin.levin_colorize`` (float32 SuperLU, nested-dissection order, no pivoting) against
 ``scipy.sparse.linalg.splu`` on the same float64 matrix with its own column orderings (COLAMD, the scipy default,
-and MMD_AT_PLUS_A). Times are process CPU seconds with one thread (the issue's budget: <= 0.5 s per frame), and
+and MMD_AT_PLUS_A). Times are process CPU seconds with one thread (budget: <= 0.5 s per frame), and
 the largest chrominance difference to the float64 COLAMD solve is printed.
 
 Usage: ``OMP_NUM_THREADS=1 python bench/levin.py [--frames 4] [--scribbles 40]``

@@ -1,5 +1,5 @@
 """CPNet and PWC-Net reproduce the official outputs of the shared parity fixtures (8 real frames, fake official
-weights of shared/tools/make_fake_ckpts.py seed 0); skipped without ../shared. Measured here: bit-identical (0.0)."""
+weights of shared/tools/make_fake_ckpts.py seed 0); skipped without ../shared."""
 
 from __future__ import annotations
 

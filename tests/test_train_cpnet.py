@@ -236,6 +236,6 @@ def test_ddp_two_gloo_processes_match_one_process_with_twice_the_batch(lmdb, tmp
     b = load_weights(tmp_path / "one" / "cpnet.pth")
     gap = max((a[k] - b[k]).abs().max().item() for k in a)
     # Equal up to rounding: two batch-1 convolutions and one batch-2 convolution use different oneDNN kernels, and
-    # Adam turns those last-bit gradient differences into weight differences of a few 1e-6 (2.9e-6 measured). A
+    # Adam turns those last-bit gradient differences into weight differences of a few 1e-6 (docs/measurements.md §9). A
     # process training on the wrong samples would differ by about the step size, lr = 1e-4, per iteration.
     assert gap < 2e-5, gap

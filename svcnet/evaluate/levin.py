@@ -7,10 +7,9 @@ normalised to sum to 1, with ``sigma_r`` from the intensity variance of that win
 implementation: ``2 sigma_r^2 = max(0.6 var_r, min_s (Y(r)-Y(s))^2 / ln 100, 2e-6)``).
 
 The sparse system (one matrix for both channels) is factorised once by SuperLU in a nested-dissection order of the
-pixel grid, without pivoting (the matrix is diagonally dominant), in float32: chrominance stays within about 1e-5
-of a float64 solve near the scribbles and within about 1% far from sparse ones, well under one uint8 step; a
-``2^-23`` diagonal term keeps the system safely nonsingular where the affinities across strong edges are tiny.
-About 0.3 s of one CPU core per 448×256 frame (bench/levin.py).
+pixel grid, without pivoting (the matrix is diagonally dominant), in float32: the chrominance stays well under one
+uint8 step from a float64 solve; a ``2^-23`` diagonal term keeps the system safely nonsingular where the affinities
+across strong edges are tiny. Accuracy and cost per frame: docs/measurements.md §2 (``bench/levin.py``).
 """
 
 from __future__ import annotations

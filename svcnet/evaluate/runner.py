@@ -143,8 +143,8 @@ def evaluate_folders(
     device = _device(options.device)
     setup = load_lpips(options.lpips_weights, device, options.lpips_verify) if options.lpips else None
     if device.type == "cpu":
-        # The per-frame tensors are small: OpenMP threads only add barrier waits, which on a busy machine cost 30x
-        # (measured 0.9 s with 1 thread vs 28 s with 2 on a loaded 2-core machine). Restored afterwards.
+        # The per-frame tensors are small: OpenMP threads only add barrier waits, which are costly on a busy machine
+        # (docs/measurements.md §1). Restored afterwards.
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:

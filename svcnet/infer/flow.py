@@ -8,7 +8,7 @@ Two flows are used (all flows: B×2×H×W pixels, x then y, applied with ``out(p
 * :meth:`FlowBackend.align` ``(target, source)``: the flow that backward-warps ``source`` onto ``target``
   (``target(p) ≈ source(p + flow(p))``). Used to carry a single scribble image to later frames.
 * :meth:`FlowBackend.window_flows` ``(centre, neighbours)``: the flows SSNet's window warps each neighbour with.
-  The official code (spec §1.3 step 2, §7.5) estimates PWC-Net *from the neighbour to the centre*
+  The official code (docs/official.md §1.3 step 2, §7.5) estimates PWC-Net *from the neighbour to the centre*
   (``PWCEstimate(first=neighbour, second=centre)``) and backward-warps the neighbour with it. Under PWC-Net's own
   convention (``first(p) ≈ second(p + flow(p))``) that flow aligns the centre with the neighbour, not the neighbour
   with the centre — but the released SSNet was trained with it, so the PWC backend reproduces it as-is
@@ -109,8 +109,8 @@ def _three_channels(x: torch.Tensor) -> torch.Tensor:
 def pwc_backend(net: torch.nn.Module, batch: int | None = None) -> FlowBackend:
     """The official estimator: ``pwc_estimate(net, first, second)`` on the replicated L8/255 lightness.
 
-    ``batch`` pairs per forward (default: 6 on CUDA; 1 on the CPU, where one 6-pair batch at 256×448 measured 21 %
-    slower than six single pairs: bigger cost volumes, worse cache use).
+    ``batch`` pairs per forward (default: 6 on CUDA; 1 on the CPU, where a 6-pair batch is slower than six single
+    pairs: bigger cost volumes, worse cache use; docs/measurements.md §3).
     """
     from svcnet.models.pwcnet import pwc_estimate
 

@@ -70,7 +70,7 @@ class SSNet(nn.Module):
         masks.insert(RECURRENT_SLOT, mask_list[RECURRENT_SLOT - 1])
         if last_out.is_cuda:
             # one batched pass (WARN's instance norm is per sample, so this equals seven separate calls to ~1e-6);
-            # on the CPU seven calls are faster (256x448, 2 threads: 0.93 s against 1.13 s) and bit-identical to
+            # on the CPU seven calls are faster (docs/measurements.md §4) and bit-identical to
             # the official code, which calls WARN once per input
             outs = self.warn(torch.cat(inputs, 0), torch.cat(masks, 0)).split(last_out.shape[0], 0)
         else:

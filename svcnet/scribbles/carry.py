@@ -1,6 +1,6 @@
 """Carry scribble points from one frame to the next along the optical flow, with an occlusion check.
 
-Deliberate difference from the official GCS scripts (spec §4.2): they backward-warp the previous *image* of
+Deliberate difference from the official GCS scripts (docs/official.md §4.2): they backward-warp the previous *image* of
 single-pixel points with nearest sampling, so points can vanish or be duplicated and positions are re-quantised to
 the pixel grid at every frame. Here each point is a tracked sub-pixel position: it moves by the forward flow
 sampled (bilinearly) at its position, and it is dropped when it leaves the frame or when the forward and backward
@@ -14,8 +14,8 @@ import numpy as np
 
 # Absolute forward–backward tolerance in pixels. The dense masks of svcnet.ops.occlusion use √0.5 ≈ 0.71 px, tuned
 # for weighting losses, where dropping a few good pixels costs nothing. For a few dozen scribble points every false
-# drop loses a scribble: with DIS on the demo DAVIS clips about 10 % of visible points exceed 0.71 px per frame
-# (flat water, sky), against 2–6 % above 1.5 px, while real occlusions give errors of several pixels.
+# drop loses a scribble, so the tolerance sits above DIS's usual error on flat regions (water, sky) and below the
+# several pixels of real occlusions (docs/measurements.md §5).
 DEFAULT_TOLERANCE = 1.5
 
 

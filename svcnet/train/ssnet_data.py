@@ -1,11 +1,11 @@
-"""SSNet training set (spec §3.5): one random window of ``window`` consecutive frames per clip and sample.
+"""SSNet training set (docs/official.md §3.5): one random window of ``window`` consecutive frames per clip and sample.
 
 Per frame: L8/255, ab/255, a scribble (one Bernoulli per window decides on/off inside ``scribble_fn``; points are
 independent per frame, no flow carry — as official), the CorrNet lightness (sk-Lab L* − 50) and, when asked, the ab
 target at twice the size for the SR loss. With ``flow="dis"`` the OpenCV DIS flows between every pair of frames at
 most 3 apart are computed here, in the DataLoader workers (``flows[a, b]``: the flow used to warp frame ``a`` onto
 frame ``b``; see :func:`pair_flow`). The WARN warm-up's windows (``warn_only``) carry L, ab and the 6 flows onto
-the centre frame only: measured 63 against 238 ms per 7-frame window at 128×224 (one thread).
+the centre frame only, a fraction of the data work (docs/measurements.md §6).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def pair_flow(frame_a: np.ndarray, frame_b: np.ndarray, direction: str, preset: 
     """2×H×W flow used to backward-warp frame ``a`` towards frame ``b``.
 
     ``official``: estimated from ``a`` to ``b`` (``a(p) ≈ b(p + flow)``), as the official code feeds PWC-Net
-    (neighbour first, centre second; spec §1.3 item 2). ``aligned``: estimated from ``b`` to ``a``
+    (neighbour first, centre second; docs/official.md §1.3 step 2). ``aligned``: estimated from ``b`` to ``a``
     (``b(p) ≈ a(p + flow)``), so that warping ``a`` by it really aligns ``a`` with ``b``.
     """
     from svcnet.ops.flow_dis import dis_flow

@@ -1,14 +1,13 @@
-"""WARN warm-up (spec §3.4): pre-train the warp-artifact-removal net before SSNet's joint training.
+"""WARN warm-up (docs/official.md §3.4): pre-train the warp-artifact-removal net before SSNet's joint training.
 
 The official release ships WARN pre-trained and frozen (``Warp_Artifact_Removal_Net_256p_in_epoch2000_bs16.pth``) but
 not the code that made it. Here WARN learns its job on the SSNet training windows: each neighbour's ground-truth ab,
 backward-warped onto the centre frame by the window's flow, with its visibility mask, must give the centre's ab
 (L1). WARN starts as the identity (its last convolution zero: out = x − tanh(0)); from the official N(0, 0.02) its
-first outputs were off by 0.042 (L1, ab/255; instance norm gives the last layer unit-scale inputs), against 0.005 for
-the plain warp it has to improve on, and after 95 iterations still 1.7 times the plain warp's error. Without this
-step WARN would start random and, trained jointly, drift into a feature extractor whose outputs are no longer colours
-(measured: their average scored 8.9 dB after 120 joint iterations), so the combination net would get no aligned
-neighbours to average.
+first outputs are far worse than the plain warp it has to improve on (instance norm gives the last layer unit-scale
+inputs) and stay worse for many iterations. Without this step WARN would start random and, trained jointly, drift
+into a feature extractor whose outputs are no longer colours, so the combination net would get no aligned neighbours
+to average (figures: docs/measurements.md §7).
 """
 
 from __future__ import annotations
