@@ -13,6 +13,7 @@ from svcnet.evaluate.runner import EvaluateOptions
 from svcnet.ops.occlusion import MASK_VARIANTS
 
 METHODS = ("gray", "levin", "cpnet", "svcnet")
+OFFICIAL_METHODS = ("official_cpnet", "official_svcnet")  # the released CPNet / CPNet + SSNet (registry cpnet, ssnet)
 
 
 @dataclass(frozen=True)
