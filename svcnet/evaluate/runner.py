@@ -294,7 +294,7 @@ def resolution(gt: str | os.PathLike, sizes: dict[str, list[int]]) -> dict:
     its frames are the originals (``data.eval.keep_size``) or copies at the working size."""
     distinct = sorted({f"{w}x{h}" for h, w in sizes.values()})
     manifest = Path(gt) / "manifest.json"
-    kind = "as given (no manifest.json)"
+    kind = "as given"
     if manifest.is_file():
         try:
             data = json.loads(manifest.read_text())
