@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child is not None:
         memory_child(args.memory_child, _size(args.memory_size), args.device, args.threads)
         return
-    from svcnet.infer.models import resolve_device
+    from svcnet.ops.device import resolve_device
 
     device = resolve_device(args.device)
     frames = args.frames or (30 if device.type == "cuda" else 16)

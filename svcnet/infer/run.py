@@ -14,10 +14,11 @@ import torch
 from svcnet.errors import InputError
 from svcnet.infer.carry import ScribbleCarrier
 from svcnet.infer.inputs import Clip, Scribbles, _check_scribble_size, open_clip, open_scribbles
-from svcnet.infer.models import WeightOptions, load_models, resolve_device
+from svcnet.infer.models import WeightOptions, load_models
 from svcnet.infer.preprocess import compose_rgb, frame_tensors, scribble_tensor
 from svcnet.infer.streaming import FrameInput, InferenceConfig, StreamingColorizer
 from svcnet.infer.writers import clip_output, previous_metadata
+from svcnet.ops.device import resolve_device
 
 log = logging.getLogger(__name__)
 
