@@ -26,8 +26,9 @@ import torch
 
 from svcnet.errors import InputError
 from svcnet.infer.flow import FlowBackend
-from svcnet.infer.window import HALF, NEIGHBOUR_OFFSETS, PREVIOUS_SLOT, WINDOW, reflect_index, visibility_masks
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS, check_lightness
 from svcnet.ops.warp import warp_official
+from svcnet.ops.window import HALF, NEIGHBOUR_OFFSETS, PREVIOUS_SLOT, WINDOW, reflect_index, visibility_masks
 
 EDGE_POLICIES = ("mirror", "official")
 METHODS = ("svcnet", "cpnet")
@@ -41,7 +42,7 @@ class InferenceConfig:
     method: str = "svcnet"  # "svcnet" (CPNet + SSNet) or "cpnet" (frame-wise CPNet baseline)
     edge: str = "mirror"  # EDGE_POLICIES, see module docstring
     mask_para: float = 200.0  # visibility mask sharpness (official default)
-    lightness: str = "official"  # output L channel: "official" (BT.601 luma as Lab L) or "input" (the frame's Lab L)
+    lightness: str = DEFAULT_LIGHTNESS  # output L channel, one of svcnet.ops.lab.LIGHTNESS
 
     def __post_init__(self) -> None:
         h, w = self.work_size
@@ -51,8 +52,7 @@ class InferenceConfig:
             raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.edge not in EDGE_POLICIES:
             raise InputError(f"unknown edge policy {self.edge!r}; choose one of {', '.join(EDGE_POLICIES)}")
-        if self.lightness not in ("official", "input"):
-            raise InputError(f"unknown lightness {self.lightness!r}; choose official or input")
+        check_lightness(self.lightness)
 
 
 @dataclass
