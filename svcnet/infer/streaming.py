@@ -116,14 +116,16 @@ class _Frame:
     payload: Any
 
 
-ScribbleCarrier = Callable[[int, torch.Tensor, FlowBackend | None], torch.Tensor]
+# What the loop asks for the scribble ab of a frame that has none of its own: (index, L8, flow backend) -> 1×2×H×W
+# (svcnet.infer.carry.ScribbleCarrier carries one first-frame scribble image).
+ScribbleSource = Callable[[int, torch.Tensor, FlowBackend | None], torch.Tensor]
 
 
 class StreamingColorizer:
     """Stateful streaming loop; iterate :meth:`run` over a clip's :class:`FrameInput` s."""
 
     def __init__(
-        self, models: Models, config: InferenceConfig = InferenceConfig(), carrier: ScribbleCarrier | None = None
+        self, models: Models, config: InferenceConfig = InferenceConfig(), carrier: ScribbleSource | None = None
     ) -> None:
         if config.method == "svcnet" and (models.ssnet is None or models.flow is None):
             raise ValueError("method 'svcnet' needs an SSNet and a flow backend")
@@ -265,7 +267,7 @@ def stream_colorize(
     inputs: Iterable[FrameInput],
     models: Models,
     config: InferenceConfig = InferenceConfig(),
-    carrier: ScribbleCarrier | None = None,
+    carrier: ScribbleSource | None = None,
 ) -> Iterator[FrameResult]:
     """Streaming SVCNet (or CPNet) over preprocessed frames; see :class:`StreamingColorizer`."""
     return StreamingColorizer(models, config, carrier).run(inputs)
