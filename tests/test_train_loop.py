@@ -57,8 +57,8 @@ def settings(**kw) -> LoopSettings:
     return LoopSettings(**{**base, **kw})
 
 
-def loop(tmp_path, step=None, dataset=None, **kw) -> TrainLoop:
-    return TrainLoop(step or LinearStep(), dataset or Samples(), settings(**kw), tmp_path / "run", meta={"data": "x"})
+def loop(tmp_path, step=None, info=None, **kw) -> TrainLoop:
+    return TrainLoop(step or LinearStep(), Samples(), settings(**kw), tmp_path / "run", info, meta={"data": "x"})
 
 
 def batch(it: int, size: int = 2) -> dict[str, torch.Tensor]:
@@ -166,3 +166,14 @@ def test_run_is_setup_iterations_and_finish_and_resumes_exactly(tmp_path):
         assert all(torch.equal(w[k], ref[k]) for k in ref)
     losses = read_csv_log(tmp_path / "c" / "run" / CSV_NAME)["loss"]
     assert losses == read_csv_log(tmp_path / "a" / "run" / CSV_NAME)["loss"] and all(map(math.isfinite, losses))
+
+
+@pytest.mark.gpu
+def test_the_parts_on_cuda_with_fp16_autocast(tmp_path):
+    from svcnet.train.distributed import DistInfo
+
+    lp = loop(tmp_path, info=DistInfo(device=torch.device("cuda", 0)), amp="fp16")
+    result = by_parts(lp, 4)
+    assert result.completed and json.loads((tmp_path / "run" / RUN_NAME).read_text())["amp"] == "torch.float16"
+    assert json.loads((tmp_path / "run" / SUMMARY_NAME).read_text())["peak_memory"] == "CUDA max allocated"
+    assert all(torch.isfinite(v).all() for v in load_weights(tmp_path / "run" / "linear.pth").values())
