@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from svcnet.errors import InputError
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_HELP, check_lightness
 
 BASELINES = ("gray", "levin")
 NETWORKS = ("cpnet", "svcnet")
@@ -55,7 +56,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--lightness",
             help=(
-                "cpnet/svcnet output L channel: input | official (default: infer.lightness of --config, else official)."
+                f"cpnet/svcnet output L channel, {LIGHTNESS_HELP} (default: infer.lightness of --config, else "
+                f"{DEFAULT_LIGHTNESS})."
             ),
         ),
         edge: str = typer.Option(
@@ -82,22 +84,20 @@ def register(app: typer.Typer) -> None:
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
         clips = split_clips(split)
-        work_size, configured_lightness, configured_edge = (256, 448), "official", "mirror"
+        work_size, configured_lightness, configured_edge = (256, 448), DEFAULT_LIGHTNESS, "mirror"
         if config:
             from svcnet.config import load_config
 
             cfg = load_config(config, profile)
             work_size = (cfg.data.height, cfg.data.width)
-            configured_lightness = cfg.section("infer").get("lightness", "official")
+            configured_lightness = cfg.section("infer").get("lightness", DEFAULT_LIGHTNESS)
             configured_edge = cfg.section("infer").get("edge", "mirror")
         if size is not None:
             from svcnet.cli.cmd_colorize import parse_size
 
             work_size = parse_size(size)
-        lightness = lightness or configured_lightness
+        lightness = check_lightness(lightness or configured_lightness)
         edge = edge or configured_edge
-        if lightness not in ("input", "official"):
-            raise InputError(f"unknown lightness {lightness!r}; choose input or official")
         if scribbles is not None and method != "gray":
             missing = [c for c in clips if not (scribbles / c).is_dir()]
             if missing:
