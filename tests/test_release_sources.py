@@ -1,4 +1,4 @@
-"""The SVCNet release data sources in their exact layouts (spec §4.1), built from the embedded demo frames:
+"""The SVCNet release data sources in their exact layouts (docs/official.md §4.1), built from the embedded demo frames:
 DAVIS-Videvo train (JPG folder and the released lmdb) with the fusion seg/saliency folder, the validation release
 with its DAVIS/videvo tags, and stage 1's image + saliency folders."""
 

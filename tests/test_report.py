@@ -122,7 +122,7 @@ def test_protocol_and_provenance_tables(report):
     assert "| Output lightness (networks) | official |" in protocol
     assert "| Warping error | reference | reference (Lai et al., evaluate_WarpError.py) |" in protocol
     assert "| First frame | excluded | excluded |  |" in protocol
-    assert "| Ground-truth resolution | as given (224x128) | original (spec §5.1) |" in protocol
+    assert "| Ground-truth resolution | as given (224x128) | original (docs/official.md §5.1) |" in protocol
     provenance = section(md, "Provenance")
     assert "| git commit |" in provenance and "| ground truth demo | 2 videos, sha256/16" in provenance
     assert "| weights SVCNet (official weights) | cpnet: cpnet_epoch1000_batchsize32.pth (sha256 abababababab)" in (

@@ -1,5 +1,6 @@
 """The released DAVIS-Videvo train lmdb (the official ``--use_lmdb`` path): keys ``<video>/<frame>.jpg`` (UTF-8),
-values the encoded image bytes (spec §4.1). Read-only; clips are listed by key and extracted byte for byte."""
+values the encoded image bytes (docs/official.md §4.1). Read-only; clips are listed by key and extracted byte for
+byte."""
 
 from __future__ import annotations
 

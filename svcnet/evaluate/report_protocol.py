@@ -25,14 +25,14 @@ REFERENCE_LINES = {
     "DAVIS": (
         "Reference: SVCNet (official weights) on DAVIS, as recorded in the official validation code: PSNR 25.96, "
         'SSIM 0.9573 (comment at SSNet/validation.py L373 of zhaoyuzhi/SVCNet: "DAVIS: PSNR 25.95971, SSIM '
-        "0.95730\"; spec §5.1). That is validation.py's internal metric: all frames including the first, on [0, 1] "
-        "BGR at the original resolution, SSIM on floats with scikit-image ≤ 0.18's dtype-inferred data range 2, "
+        "0.95730\"; docs/official.md §5.1). That is validation.py's internal metric: all frames including the "
+        "first, on [0, 1] BGR at the original resolution, SSIM on floats with scikit-image ≤ 0.18's dtype-inferred data range 2, "
         "so it is indicative, not the protocol of this table."
     ),
 }
 NETWORK_METHODS = ("cpnet", "svcnet", "official_cpnet", "official_svcnet")
 OFFICIAL = {
-    "resolution": "original (spec §5.1)",
+    "resolution": "original (docs/official.md §5.1)",
     "first_frame": "excluded",
     "means": "frame-weighted over all frames of all videos",
     "scribbles": "GCS: 40 single pixels, PWC-Net flow, nearest warp, 4×4 widening",
