@@ -26,8 +26,8 @@ REFERENCE_LINES = {
         "Reference: SVCNet (official weights) on DAVIS, as recorded in the official validation code: PSNR 25.96, "
         'SSIM 0.9573 (comment at SSNet/validation.py L373 of zhaoyuzhi/SVCNet: "DAVIS: PSNR 25.95971, SSIM '
         "0.95730\"; docs/official.md §5.1). That is validation.py's internal metric: all frames including the "
-        "first, on [0, 1] BGR at the original resolution, SSIM on floats with scikit-image ≤ 0.18's dtype-inferred data range 2, "
-        "so it is indicative, not the protocol of this table."
+        "first, on [0, 1] BGR at the original resolution, SSIM on floats with scikit-image ≤ 0.18's "
+        "dtype-inferred data range 2, so it is indicative, not the protocol of this table."
     ),
 }
 NETWORK_METHODS = ("cpnet", "svcnet", "official_cpnet", "official_svcnet")

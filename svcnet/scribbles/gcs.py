@@ -1,5 +1,6 @@
 """The official evaluation scribbles, as ``GCS/generate_color_scribbles_DAVIS_videvo.py`` makes them
-(docs/official.md §4.2): scribble protocol ``gcs`` (the default protocol ``svcnet`` is :mod:`svcnet.scribbles.generate`).
+(docs/official.md §4.2): scribble protocol ``gcs`` (the default protocol ``svcnet`` is
+:mod:`svcnet.scribbles.generate`).
 
 Per clip, every frame brought to the working size with cv2 INTER_CUBIC:
 
