@@ -37,6 +37,15 @@ def module_file(root: Path, name: str) -> Path | None:
     return None
 
 
+def _from_module(package: str, node: ast.ImportFrom) -> str:
+    """The absolute module of ``from X import ...`` written in ``package`` (relative imports resolved)."""
+    if not node.level:
+        return node.module or ""
+    parts = package.split(".")
+    base = ".".join(parts[: len(parts) - node.level + 1])
+    return f"{base}.{node.module}" if node.module else base
+
+
 def imported_names(root: Path, name: str) -> set[str]:
     """svcnet modules that module ``name`` imports anywhere in its source (functions included)."""
     path = module_file(root, name)
@@ -47,12 +56,7 @@ def imported_names(root: Path, name: str) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
+            module = _from_module(package, node)
             found.add(module)
             found.update(f"{module}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith(f"{PACKAGE}."):

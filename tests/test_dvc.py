@@ -18,6 +18,7 @@ from test_dag import TEST_PROFILE, make_workspace, run
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = "demo"  # the stages recorded for the status checks (its cheap stages take seconds)
+DVC_ONLY = {"config"}  # stages without a Snakemake rule (Snakemake reads config/config.yaml itself)
 REAL_STAGES = ["config", "prepare@train", "prepare@eval", "saliency", "scribbles", "pack"]  # seconds on dagtest
 
 
@@ -228,6 +229,30 @@ def test_editing_another_profile_changes_nothing_and_a_key_changes_its_readers(r
         (recorded / "config" / "config.yaml").write_text(before)
         run(["dvc", "repro", "config"], recorded)
     assert changed_stages(recorded) == {}
+
+
+def related(a: str, b: str) -> bool:
+    """One path is the other or a folder holding it."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+@pytest.mark.slow
+def test_every_dvc_output_is_a_snakemake_output(recorded):
+    # the same paths in both DAGs: a DVC folder may hold per-clip Snakemake outputs, or sit in a Snakemake folder
+    dry = run(["snakemake", "-n", "--forceall"], recorded).stdout
+    snakemake = {
+        p.strip()
+        for line in dry.splitlines()
+        if line.strip().startswith("output:")
+        for p in line.split(":", 1)[1].split(",")
+    }
+    assert f"results/{PROFILE}/train/cpnet/cpnet.pth" in snakemake
+    from dvc.repo import Repo
+
+    with Repo(str(recorded)) as repo:
+        outs = {o.def_path for s in repo.index.stages if s.name not in DVC_ONLY for o in s.outs}
+    unmatched = [o for o in sorted(outs) if not any(related(o, p) for p in snakemake)]
+    assert outs and not unmatched, f"DVC outputs that no Snakemake job writes: {unmatched}"
 
 
 def scribble_files(ws: Path) -> dict[str, bytes]:
