@@ -3,8 +3,9 @@
 A stage runs `svcnet <command> ...`; the command's module (found through the CLI's own registry) and every svcnet
 module it imports, directly or through other svcnet modules, make up the stage's code: imports at module level and
 inside functions (the CLI imports lazily), relative imports, and svcnet module names written as strings (lazy export
-tables such as ``svcnet/infer/__init__.py``). Importing a module runs its packages' ``__init__.py`` too, so those count.
-Not followed: the CLI's discovery of its other ``cmd_*`` modules (they only register their commands).
+tables such as ``svcnet/infer/__init__.py``). Importing a module runs its packages' ``__init__.py`` too, so those
+count, empty ones aside. Not followed: the CLI's discovery of its other ``cmd_*`` modules (they only register their
+commands).
 
     python scripts/dvc_deps.py            # per stage: the code it runs, as files, and what its deps miss
     python scripts/dvc_deps.py --check    # exit 1 when a stage's deps miss code it runs or list code it does not run
@@ -84,8 +85,10 @@ def closure(root: Path, start: Iterable[str]) -> set[str]:
 
 
 def code_files(root: Path, start: Iterable[str]) -> set[str]:
-    """Repository-relative files (modules and the data files they read) that importing ``start`` runs."""
-    files = {module_file(root, name).relative_to(root).as_posix() for name in closure(root, start)}
+    """Repository-relative files (modules and the data files they read) that importing ``start`` runs. Empty files
+    (bare package ``__init__.py``) run nothing, and DVC warns about empty deps: left out until they hold code."""
+    paths = [module_file(root, name) for name in closure(root, start)]
+    files = {p.relative_to(root).as_posix() for p in paths if p.stat().st_size}
     return files | {data for f in files for data in DATA_FILES.get(f, ())}
 
 
@@ -172,8 +175,8 @@ def coverage(root: Path, stage: Stage, modules: dict[str, str]) -> Coverage:
 
 
 def package_files(folder: Path) -> set[Path]:
-    """The source files of a package folder (compiled caches aside)."""
-    return {p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    """The source files of a package folder (compiled caches and empty files aside)."""
+    return {p for p in folder.rglob("*") if p.is_file() and p.stat().st_size and "__pycache__" not in p.parts}
 
 
 def folded(root: Path, files: Iterable[str]) -> list[str]:

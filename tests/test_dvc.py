@@ -55,16 +55,18 @@ def test_closure_follows_lazy_relative_and_named_imports(tmp_path):
     write(
         tmp_path,
         {
-            "svcnet/__init__.py": "",
+            "svcnet/__init__.py": "VERSION = 1\n",
             "svcnet/cli/__init__.py": "import importlib\n",
             "svcnet/cli/cmd_x.py": "import typer\n\n\ndef run():\n    from svcnet.a import f\n",
-            "svcnet/a.py": "from . import b\nfrom .sub import c\n",
-            "svcnet/b.py": "",
+            "svcnet/a.py": "from . import b\nfrom .sub import c\nfrom svcnet.pkg.e import g\n",
+            "svcnet/b.py": "B = 1\n",
             "svcnet/sub/__init__.py": "TABLE = {'d': 'svcnet.sub.d'}\n",
-            "svcnet/sub/c.py": "",
+            "svcnet/sub/c.py": "C = 1\n",
             "svcnet/sub/d.py": "import os\n",
-            "svcnet/sub/unused.py": "",
-            "svcnet/other.py": "",
+            "svcnet/sub/unused.py": "U = 1\n",
+            "svcnet/pkg/__init__.py": "",  # empty: runs nothing, not a dependency
+            "svcnet/pkg/e.py": "def g():\n    pass\n",
+            "svcnet/other.py": "O = 1\n",
         },
     )
     needed = {
@@ -76,20 +78,21 @@ def test_closure_follows_lazy_relative_and_named_imports(tmp_path):
         "svcnet/sub/__init__.py",
         "svcnet/sub/c.py",
         "svcnet/sub/d.py",
+        "svcnet/pkg/e.py",
     }
     assert tool.code_files(tmp_path, ["svcnet.cli.cmd_x"]) == needed
-    stage = tool.Stage(
-        "x", "svcnet x --out o", ("data/in", "svcnet/cli", "svcnet/a.py", "svcnet/sub", "svcnet/other.py")
-    )
-    res = tool.coverage(tmp_path, stage, {"x": "svcnet.cli.cmd_x"})
+    deps = ("data/in", "svcnet/cli", "svcnet/a.py", "svcnet/sub", "svcnet/pkg", "svcnet/other.py")
+    res = tool.coverage(tmp_path, tool.Stage("x", "svcnet x --out o", deps), {"x": "svcnet.cli.cmd_x"})
     assert res.missing == ("svcnet/__init__.py", "svcnet/b.py")
     assert res.unused == ("svcnet/other.py",)
     assert "MISSING from deps: svcnet/b.py" in tool.report([res], verbose=False)
+    # whole folders where every (non-empty) file is needed: cli/ and pkg/, not sub/ (unused.py)
     assert tool.folded(tmp_path, needed) == [
         "svcnet/__init__.py",
         "svcnet/a.py",
         "svcnet/b.py",
         "svcnet/cli",
+        "svcnet/pkg",
         *[f"svcnet/sub/{n}.py" for n in ("__init__", "c", "d")],
     ]
 
