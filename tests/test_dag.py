@@ -75,6 +75,7 @@ FINAL = [
     f"reports/{TEST_PROFILE}/index.html",
 ]
 DVC_STAGES = [
+    "config",
     "prepare@train",
     "prepare@eval",
     "saliency",
@@ -114,9 +115,13 @@ def project_files() -> list[str]:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Path:
+    return make_workspace(tmp_path_factory.mktemp("ws") / "svcnet")
+
+
+def make_workspace(ws: Path) -> Path:
+    """A git repository at ``ws`` holding this working tree, with the test profile added to its config."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    ws = tmp_path_factory.mktemp("ws") / "svcnet"
     for rel in project_files():
         (ws / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, ws / rel)
