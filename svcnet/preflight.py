@@ -239,3 +239,54 @@ def format_missing(missing: list[Requirement]) -> str:
             f"{flag}: {r.what} -> {r.path}{problem} (read by {', '.join(r.stages)}){note}; to get it: {r.how_to_get()}"
         )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ the DVC record
+# Every stage of the DAG (DVC stage names): the keys of :func:`input_fingerprints`, present even when empty.
+DAG_STAGES = (
+    "prepare_train",
+    "prepare_eval",
+    "saliency",
+    "pack",
+    "train_cpnet",
+    "train_ssnet",
+    "scribbles",
+    "colorize_cpnet",
+    "colorize_svcnet",
+    "colorize_official_cpnet",
+    "colorize_official_svcnet",
+    "evaluate",
+    "report",
+)
+
+
+def fingerprint(req: Requirement) -> str:
+    """What identifies the content of a present requirement without timestamps: the sha256 the registry verified
+    for a file, else ``size:<bytes>``; ``files:<count>:<bytes>`` for a folder; ``missing`` when absent."""
+    if not req.path.exists():
+        return "missing"
+    if req.path.is_dir():
+        sizes = [(Path(root) / f).stat().st_size for root, _, files in os.walk(req.path) for f in files]
+        return f"files:{len(sizes)}:{sum(sizes)}"
+    if req.source is not None:
+        try:
+            digest = verify_file(get_source(req.source), req.path)
+        except ChecksumError:
+            digest = None
+        if digest:
+            return f"sha256:{digest}"
+    return f"size:{req.path.stat().st_size}"
+
+
+def input_fingerprints(cfg: Any, fetch_root: str | os.PathLike = ".") -> dict[str, dict[str, str]]:
+    """Stage → {path: fingerprint} of the files and folders it reads (:func:`required_inputs`), every stage of
+    :data:`DAG_STAGES` present: DVC reads each stage's entry as a parameter, so a stage re-runs exactly when what it
+    reads changes (DVC cannot list dependencies that differ per profile)."""
+    out: dict[str, dict[str, str]] = {stage: {} for stage in DAG_STAGES}
+    for req in requirements(cfg, fetch_root):
+        if req.optional and not req.path.exists():
+            continue
+        value = fingerprint(req)
+        for stage in req.stages:
+            out.setdefault(stage, {})[str(req.path)] = value
+    return out

@@ -24,6 +24,12 @@ def register(app: typer.Typer) -> None:
         inputs: bool = typer.Option(
             False, "--inputs", help="Print the paths each stage reads as JSON (stage -> paths) instead of checking."
         ),
+        record: Path = typer.Option(
+            None,
+            "--record",
+            help="Also write, when the check passes, stage -> {path: sha256/size} of what each stage reads as JSON "
+            "(no timestamps: the same inputs give the same file; dvc.yaml's stages read it as params).",
+        ),
     ) -> None:
         """List every dataset, weight file and folder the profile's stages read (registry entries and configured
         paths), check presence and sha256 where the registry publishes it, and print ONE list of everything missing
@@ -37,6 +43,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(required_inputs(cfg, fetch_root), indent=2))
             return
         missing = missing_requirements(cfg, fetch_root)
+        if record is not None and (allow_missing or not [r for r in missing if not r.optional]):
+            from svcnet.data.atomic import write_text_atomic
+            from svcnet.preflight import input_fingerprints
+
+            record.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(record, json.dumps(input_fingerprints(cfg, fetch_root), indent=2, sort_keys=True) + "\n")
         required = [r for r in missing if not r.optional]
         total = sum(not r.optional for r in requirements(cfg, fetch_root))
         if not missing:
