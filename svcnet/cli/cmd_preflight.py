@@ -24,11 +24,11 @@ def register(app: typer.Typer) -> None:
         inputs: bool = typer.Option(
             False, "--inputs", help="Print the paths each stage reads as JSON (stage -> paths) instead of checking."
         ),
-        record: Path = typer.Option(
+        record_file: Path = typer.Option(
             None,
             "--record",
-            help="Also write, when the check passes, stage -> {path: sha256/size} of what each stage reads as JSON "
-            "(no timestamps: the same inputs give the same file; dvc.yaml's stages read it as params).",
+            help="Also write FILE: JSON {stage: {path: fingerprint}} for every DAG stage (sha256 of registry-verified "
+            "files, else size / file count and bytes); written atomically, also with --allow-missing.",
         ),
     ) -> None:
         """List every dataset, weight file and folder the profile's stages read (registry entries and configured
@@ -36,20 +36,18 @@ def register(app: typer.Typer) -> None:
         with the `svcnet fetch NAME` or manual step of each. Exit 2 when a required item is missing."""
         from svcnet.config import load_config
         from svcnet.errors import SvcnetError
-        from svcnet.preflight import format_missing, missing_requirements, required_inputs, requirements
+        from svcnet.preflight import format_missing, missing_requirements, record, required_inputs, requirements
 
         cfg = load_config(config, profile)
         if inputs:
             typer.echo(json.dumps(required_inputs(cfg, fetch_root), indent=2))
             return
         missing = missing_requirements(cfg, fetch_root)
-        if record is not None and (allow_missing or not [r for r in missing if not r.optional]):
-            from svcnet.data.atomic import write_text_atomic
-            from svcnet.preflight import input_fingerprints
-
-            record.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(record, json.dumps(input_fingerprints(cfg, fetch_root), indent=2, sort_keys=True) + "\n")
         required = [r for r in missing if not r.optional]
+        if record_file is not None and (allow_missing or not required):
+            from svcnet.data.atomic import write_text_atomic
+
+            write_text_atomic(record_file, json.dumps(record(cfg, fetch_root), indent=2, sort_keys=True) + "\n")
         total = sum(not r.optional for r in requirements(cfg, fetch_root))
         if not missing:
             typer.echo(f"preflight {cfg.profile}: all {total} required files and folders are in place")
