@@ -119,7 +119,8 @@ def run_preflight():
         raise WorkflowError(f"{' '.join(cmd)} failed (exit {code}); no job was started")
     if ALLOW_MISSING and MISSING_STAGES:
         skipped = ", ".join(sorted(set(eval_methods(configured=True)) - set(eval_methods())))
-        print(f"allow_missing: left out the stages {', '.join(sorted(MISSING_STAGES))}; methods not evaluated: {skipped or 'none'}")
+        stages = ", ".join(sorted(MISSING_STAGES))
+        print(f"allow_missing: left out the stages {stages}; methods not evaluated: {skipped or 'none'}")
 
 
 def prepare_inputs(wildcards):
