@@ -212,7 +212,7 @@ def test_paper_profile_plans_every_job_in_one_call(workspace):
     out = run(["snakemake", "-n", "-p", "--config", "profile=paper"], workspace).stdout
     assert (
         "svcnet colorize data/paper/eval/DAVIS/blackswan/frames --scribbles results/paper/scribbles/gt/DAVIS/blackswan "
-        "--method svcnet --cpnet weights/cpnet_epoch1000_batchsize32.pth --ssnet weights/ssnet_epoch2000_bs8.pth"
+        "--method svcnet --weights weights --size 256x448"
     ) in out
     assert "--out results/paper/infer/official_svcnet/DAVIS/blackswan" in out
     assert "svcnet scribbles data/paper/eval --clip videvo/" in out
