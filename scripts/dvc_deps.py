@@ -9,12 +9,14 @@ commands).
 
     python scripts/dvc_deps.py            # per stage: the code it runs, as files, and what its deps miss
     python scripts/dvc_deps.py --check    # exit 1 when a stage's deps miss code it runs or list code it does not run
+    python scripts/dvc_deps.py --write    # rewrite the code entries of every stage's deps in dvc.yaml to what it runs
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
 import shlex
 import sys
 from collections.abc import Iterable
@@ -209,10 +211,54 @@ def report(results: list[Coverage], verbose: bool) -> str:
     return "\n".join(lines)
 
 
+def rewrite_deps(text: str, code: dict[str, list[str]]) -> str:
+    """dvc.yaml ``text`` with the code entries of each stage's ``deps:`` list replaced by ``code[stage]`` (stage names
+    without their foreach item); other entries, comments and layout are kept."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    stage = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        head = re.match(r"^  ([A-Za-z_][\w-]*):\s*$", line)
+        if head:
+            stage = head.group(1)
+        deps = re.match(r"^(\s+)deps:\s*$", line)
+        if not (deps and stage in code):
+            out.append(line)
+            i += 1
+            continue
+        out.append(line)
+        i += 1
+        item = re.compile(rf"^{deps.group(1)}  - (\S+)\s*$")
+        kept = []
+        while i < len(lines) and item.match(lines[i]):
+            if not is_code(item.match(lines[i]).group(1)):
+                kept.append(lines[i])
+            i += 1
+        out += kept + [f"{deps.group(1)}  - {f}\n" for f in code[stage]]
+    return "".join(out)
+
+
+def write(root: Path = REPO) -> None:
+    """Rewrite dvc.yaml so every stage's code deps are exactly the (folded) code it runs."""
+    code: dict[str, list[str]] = {}
+    for res in check(root):
+        files = folded(root, res.needed)
+        name = res.stage.split("@")[0]
+        if code.setdefault(name, files) != files:
+            raise ValueError(f"the foreach items of stage {name} run different code")
+    path = root / "dvc.yaml"
+    path.write_text(rewrite_deps(path.read_text(), code))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report problems; exit 1 when there are any")
+    parser.add_argument("--write", action="store_true", help="rewrite the code deps of dvc.yaml's stages in place")
     args = parser.parse_args(argv)
+    if args.write:
+        write()
     results = check()
     text = report(results, verbose=not args.check)
     if text:
