@@ -199,8 +199,8 @@ def memory_child(frames: int, work: tuple[int, int], device_name: str, threads: 
     import torch
 
     from svcnet.infer.flow import pwc_backend
-    from svcnet.infer.preprocess import compose_rgb, frame_tensors, scribble_tensor
-    from svcnet.infer.streaming import FrameInput, InferenceConfig, Models, StreamingColorizer
+    from svcnet.infer.preprocess import compose_rgb, frame_input
+    from svcnet.infer.streaming import InferenceConfig, Models, StreamingColorizer
 
     torch.set_num_threads(threads)
     device = torch.device(device_name)
@@ -210,8 +210,7 @@ def memory_child(frames: int, work: tuple[int, int], device_name: str, threads: 
     def inputs():
         for i in range(frames):
             rgb = synthetic_frame(i, work)
-            l8, tl = frame_tensors(rgb, work)
-            yield FrameInput(l8, tl, scribble_tensor(synthetic_scribble(i, work, points=10), work), payload=rgb)
+            yield frame_input(rgb, synthetic_scribble(i, work, points=10), work, payload=rgb)
 
     colorizer = StreamingColorizer(Models(cpnet, ssnet, pwc_backend(pwc), device), config)
     rss = _current_rss_mb()
@@ -283,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory_child is not None:
         memory_child(args.memory_child, _size(args.memory_size), args.device, args.threads)
         return
-    from svcnet.infer.models import resolve_device
+    from svcnet.ops.device import resolve_device
 
     device = resolve_device(args.device)
     frames = args.frames or (30 if device.type == "cuda" else 16)

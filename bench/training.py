@@ -135,11 +135,11 @@ def _our_loop(step, ds, args, device, out: Path) -> float:
 def _child(args) -> None:
     import torch
 
-    from svcnet.train.distributed import pick_device
+    from svcnet.ops.device import resolve_device
     from svcnet.train.loop import peak_memory_mb
 
     torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
+    device = resolve_device(args.device, cuda_index=0)
     step, ds = _build(args.net, args)
     with tempfile.TemporaryDirectory() as tmp:
         if args.variant == "official":

@@ -205,3 +205,48 @@ def test_cli_reports_invalid_config_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"svcnet: error: {path}: data.height: -16 is less than the minimum of 16"]
     assert not (tmp_path / "out").exists()
+
+
+def _schema_enums(node, key: str, found: list) -> list:
+    """Every ``enum`` of a property named ``key`` anywhere in the schema."""
+    if isinstance(node, dict):
+        for name, sub in node.items():
+            if name == key and isinstance(sub, dict) and "enum" in sub:
+                found.append(sub["enum"])
+            _schema_enums(sub, key, found)
+    elif isinstance(node, list):
+        for sub in node:
+            _schema_enums(sub, key, found)
+    return found
+
+
+def test_schema_choices_are_the_code_s_one_definition():
+    from svcnet.ops.device import DEVICE_CHOICES
+    from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_CHOICES
+
+    schema = yaml.safe_load(schema_path().read_text())
+    assert _schema_enums(schema, "lightness", []) == [sorted(LIGHTNESS_CHOICES)]
+    assert DEFAULT_LIGHTNESS in LIGHTNESS_CHOICES
+    devices = _schema_enums(schema, "device", [])
+    assert len(devices) == 3 and all(enum == list(DEVICE_CHOICES) for enum in devices)
+    raw = base()
+    configured = [raw["infer"]["lightness"], *(p.get("infer", {}).get("lightness") for p in raw["profiles"].values())]
+    assert set(configured) - {None} <= set(LIGHTNESS_CHOICES)
+
+
+def test_schema_window_is_the_one_window_constant():
+    from svcnet.ops.window import WINDOW
+    from svcnet.train.settings import StageSettings
+
+    schema = yaml.safe_load(schema_path().read_text())
+    found: list = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("window"), dict) and "const" in node["window"]:
+                found.append(node["window"]["const"])
+            for sub in node.values():
+                walk(sub)
+
+    walk(schema)
+    assert found == [WINDOW] == [StageSettings().window]

@@ -15,9 +15,9 @@ from svcnet.errors import InputError
 from svcnet.infer.carry import ScribbleCarrier
 from svcnet.infer.flow import FlowBackend, dis_backend
 from svcnet.infer.inputs import open_clip, open_scribbles
-from svcnet.infer.window import reflect_index, visibility_masks
 from svcnet.infer.writers import METADATA, VIDEO, clip_output, previous_metadata
 from svcnet.ops.warp import warp_official
+from svcnet.ops.window import reflect_index, visibility_masks
 
 torch.set_num_threads(2)
 WORK = (32, 48)

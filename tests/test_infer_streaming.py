@@ -19,7 +19,7 @@ from svcnet.infer.inputs import open_clip, open_scribbles
 from svcnet.infer.official_loop import file_loader, official_windowed_loop
 from svcnet.infer.run import _frame_inputs
 from svcnet.infer.streaming import InferenceConfig, Models, StreamingColorizer
-from svcnet.infer.window import NEIGHBOUR_OFFSETS, reflect_index
+from svcnet.ops.window import NEIGHBOUR_OFFSETS, reflect_index
 
 torch.set_num_threads(2)
 WORK = (32, 64)

@@ -161,6 +161,16 @@ def test_auto_uses_pfan_when_its_weights_are_given(ckpt, tmp_path):
     assert read_mask(tmp_path / "out" / "dog" / "00001.png").shape == (256, 448)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_pfan_on_cuda_without_a_gpu_is_a_user_error(ckpt, tmp_path, capsys):
+    clips = _clips(tmp_path, masks=True, n=2)
+    out = tmp_path / "out"
+    args = ["saliency", str(clips), "--out", str(out), "--weights", str(ckpt), "--device", "cuda"]
+    assert main(args) == 2
+    assert "device 'cuda' was asked for but no CUDA GPU is available" in capsys.readouterr().err
+    assert not (out / "dog" / "metadata.json").exists()
+
+
 def test_cli_errors_are_one_line_and_write_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SVCNET_WEIGHTS", str(tmp_path / "no-weights"))
     clips = _clips(tmp_path, masks=False, n=2)

@@ -14,12 +14,12 @@ from skimage import data
 from svcnet.cli import main
 from svcnet.data.frames import encode_png, read_rgb
 from svcnet.errors import InputError
-from svcnet.scribbles.carry import carry_points, occluded_at
 from svcnet.scribbles.fileformat import list_scribbles, match_scribbles, read_scribble, write_scribble_clip
 from svcnet.scribbles.flow import FlowEstimator, dis_estimator, pwc_estimator
 from svcnet.scribbles.generate import EvalScribbleSettings, generate_scribbles
 from svcnet.scribbles.squares import paint_squares, scribble_blobs, widen_official
 from svcnet.scribbles.styles import map_values, recolour_image
+from svcnet.scribbles.tracking import occluded_at, track_points
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "datasets" / "demo" / "davis"
@@ -134,7 +134,7 @@ def test_points_leaving_the_frame_are_dropped():
     flow = np.zeros((10, 20, 2), np.float32)
     flow[..., 0] = 3.0
     xy = np.array([[2.0, 5.0], [16.0, 5.0], [17.0, 5.0]])
-    moved, keep = carry_points(xy, flow, None, (10, 20))
+    moved, keep = track_points(xy, flow, None, (10, 20))
     assert moved[:, 0].tolist() == [5.0, 19.0, 20.0] and keep.tolist() == [True, True, False]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from svcnet.errors import InputError
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_HELP
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -59,12 +60,9 @@ def register(app: typer.Typer) -> None:
         ),
         size: str = typer.Option("256x448", "--size", help="Working size H x W (multiples of 16; official 256x448)."),
         lightness: str = typer.Option(
-            "official",
+            DEFAULT_LIGHTNESS,
             "--lightness",
-            help=(
-                "official: output lightness = BT.601 luma used as Lab L, as the official code | input: keep each "
-                "frame's own Lab lightness."
-            ),
+            help=f"Output L channel: {LIGHTNESS_HELP} (official is the official code's).",
         ),
         fps: float = typer.Option(None, "--fps", help="mp4 frame rate (default: the input video's, or 25)."),
         max_frames: int = typer.Option(None, "--max-frames", help="Only the first N frames."),

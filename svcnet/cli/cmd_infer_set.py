@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from svcnet.errors import InputError
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_HELP, check_lightness
 
 BASELINES = ("gray", "levin")
 NETWORKS = ("cpnet", "svcnet")
@@ -55,7 +56,8 @@ def register(app: typer.Typer) -> None:
             None,
             "--lightness",
             help=(
-                "cpnet/svcnet output L channel: input | official (default: infer.lightness of --config, else official)."
+                f"cpnet/svcnet output L channel, {LIGHTNESS_HELP} (default: infer.lightness of --config, else "
+                f"{DEFAULT_LIGHTNESS})."
             ),
         ),
         config: list[Path] = typer.Option(
@@ -77,20 +79,18 @@ def register(app: typer.Typer) -> None:
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
         clips = split_clips(split)
-        work_size, configured_lightness = (256, 448), "official"
+        work_size, configured_lightness = (256, 448), DEFAULT_LIGHTNESS
         if config:
             from svcnet.config import load_config
 
             cfg = load_config(config, profile)
             work_size = (cfg.data.height, cfg.data.width)
-            configured_lightness = cfg.section("infer").get("lightness", "official")
+            configured_lightness = cfg.section("infer").get("lightness", DEFAULT_LIGHTNESS)
         if size is not None:
             from svcnet.cli.cmd_colorize import parse_size
 
             work_size = parse_size(size)
-        lightness = lightness or configured_lightness
-        if lightness not in ("input", "official"):
-            raise InputError(f"unknown lightness {lightness!r}; choose input or official")
+        lightness = check_lightness(lightness or configured_lightness)
         if scribbles is not None and method != "gray":
             missing = [c for c in clips if not (scribbles / c).is_dir()]
             if missing:

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from svcnet.data.frames import decode_png
 from svcnet.data.lmdb_pack import FORMAT, MANIFEST, record_key
 from svcnet.errors import InputError
+from svcnet.ops.window import WINDOW
 
 
 def window_starts(n_frames: int, window: int, stride: int = 1) -> list[int]:
@@ -124,7 +125,7 @@ class ClipWindowDataset(Dataset):
     def __init__(
         self,
         path: str | os.PathLike,
-        window: int = 7,
+        window: int = WINDOW,
         maps: Sequence[str] = (),
         sampling: str = "all",
         stride: int = 1,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from svcnet.errors import InputError
 from svcnet.evaluate.videos import list_videos
+from svcnet.ops.lightness import LIGHTNESS
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,8 @@ def output_lightness(method: str, used: dict[str, object]) -> str:
     """The lightness a method's frames carry: the baselines' own, else what its metadata.json recorded."""
     if method in BASELINE_LIGHTNESS:
         return BASELINE_LIGHTNESS[method]
-    return {"input": "input (each frame's own Lab L)", "official": "official (BT.601 luma as Lab L)"}.get(
-        str(used.get("lightness")), "not recorded"
-    )
+    recorded = str(used.get("lightness"))
+    return f"{recorded} ({LIGHTNESS[recorded]})" if recorded in LIGHTNESS else "not recorded"
 
 
 def saliency_backend(config: dict | None, root: str | Path = ".") -> str:

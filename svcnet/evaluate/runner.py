@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps, write_text_atomic
-from svcnet.errors import SvcnetError
 from svcnet.evaluate.lpips_backbone import load_lpips
 from svcnet.evaluate.scoring import FRAME_METRICS, score_video
 from svcnet.evaluate.videos import match_videos
+from svcnet.ops.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +73,6 @@ class EvaluateOptions:
     lpips_weights: str | None = None
     lpips_verify: bool = True
     device: str = "auto"
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SvcnetError("--device cuda was asked for but no CUDA GPU is available (use --device cpu or auto)")
-    if name not in ("cpu", "cuda"):
-        raise SvcnetError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    return torch.device(name)
 
 
 def _versions() -> dict[str, str]:
@@ -140,7 +130,7 @@ def evaluate_folders(
     """Score ``pred`` against ``gt`` (folders of videos); writes ``out``/{per_video.csv, per_frame.csv,
     summary.json} atomically and returns the summary."""
     pairs = match_videos(pred, gt)  # all layout errors before any work
-    device = _device(options.device)
+    device = resolve_device(options.device)
     setup = load_lpips(options.lpips_weights, device, options.lpips_verify) if options.lpips else None
     if device.type == "cpu":
         # The per-frame tensors are small: OpenMP threads only add barrier waits, which are costly on a busy machine

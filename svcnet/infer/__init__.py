@@ -25,7 +25,7 @@ _EXPORTS = {
     "StreamingColorizer": "svcnet.infer.streaming",
     "stream_colorize": "svcnet.infer.streaming",
     "load_models": "svcnet.infer.models",
-    "resolve_device": "svcnet.infer.models",
+    "resolve_device": "svcnet.ops.device",
     "WeightOptions": "svcnet.infer.models",
     "colorize_files": "svcnet.infer.run",
     "ColorizeRequest": "svcnet.infer.run",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from svcnet.infer.carry import ScribbleCarrier
-from svcnet.infer.preprocess import compose_rgb, frame_tensors, scribble_tensor
+from svcnet.infer.preprocess import compose_rgb, frame_input, scribble_tensor
 from svcnet.infer.streaming import FrameInput, FrameResult, InferenceConfig, Models, StreamingColorizer
 
 
@@ -15,19 +15,16 @@ def _inputs(
     frames: Iterable[np.ndarray], scribbles: Iterable[np.ndarray] | None, config: InferenceConfig
 ) -> Iterator[FrameInput]:
     scribble_it = iter(scribbles) if scribbles is not None else None
-    need_tl = config.method == "svcnet"
     for i, rgb in enumerate(frames):
-        l8, tl = frame_tensors(rgb, config.work_size, transform=need_tl)
-        ab = None
+        scribble = None
         if scribble_it is not None:
             try:
-                s = next(scribble_it)
+                scribble = next(scribble_it)
             except StopIteration:
                 from svcnet.errors import InputError
 
                 raise InputError(f"scribble count mismatch: no scribble for frame {i}") from None
-            ab = scribble_tensor(s, config.work_size)
-        yield FrameInput(l8, tl, ab, payload=rgb)
+        yield frame_input(rgb, scribble, config.work_size, transform=config.method == "svcnet", payload=rgb)
 
 
 def colorize_results(

@@ -1,4 +1,4 @@
-"""Carry one first-frame scribble image to every later frame along the flow.
+"""Carry one first-frame scribble image to every later frame along the flow (inference).
 
 The scribble is brought to the working size once (the official cubic resize), then frame by frame backward-warped
 with the flow that aligns frame t-1 with frame t (``FlowBackend.align(t, t-1)``), nearest-neighbour sampling (colours

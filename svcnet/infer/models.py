@@ -14,7 +14,6 @@ from svcnet.infer.streaming import Models
 
 log = logging.getLogger(__name__)
 FLOW_CHOICES = ("auto", "pwc", "dis")
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -25,17 +24,6 @@ class WeightOptions:
     cpnet: Path | None = None
     ssnet: Path | None = None
     pwcnet: Path | None = None
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if name not in DEVICE_CHOICES:
-        raise SvcnetError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SvcnetError("--device cuda was asked for but no CUDA GPU is available (use --device cpu or auto)")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def weight_path(name: str, opts: WeightOptions, required: bool = True) -> Path | None:

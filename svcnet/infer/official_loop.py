@@ -17,14 +17,14 @@ import torch
 
 from svcnet.data.frames import read_rgb
 from svcnet.errors import InputError
-from svcnet.infer.preprocess import frame_tensors, scribble_tensor
+from svcnet.infer.preprocess import frame_input
 from svcnet.infer.streaming import FrameInput, FrameResult
-from svcnet.infer.window import MASK_PARA, WINDOW
 from svcnet.ops.warp import warp_official
+from svcnet.ops.window import HALF, MASK_PARA, NEIGHBOUR_OFFSETS, WINDOW
 
 PairFlow = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (neighbour, centre) 1×3×H×W → 1×2×H×W
-CENTRE = 3
-OFFICIAL_NEIGHBOURS = (0, 1, 2, 4, 5, 6)
+CENTRE = HALF
+OFFICIAL_NEIGHBOURS = tuple(CENTRE + offset for offset in NEIGHBOUR_OFFSETS)  # window positions 0, 1, 2, 4, 5, 6
 
 
 def file_loader(
@@ -36,8 +36,7 @@ def file_loader(
 
     def load(j: int) -> FrameInput:
         rgb = read_rgb(frame_paths[j])
-        l8, tl = frame_tensors(rgb, work_size)
-        return FrameInput(l8, tl, scribble_tensor(read_rgb(scribble_paths[j]), work_size), payload=rgb)
+        return frame_input(rgb, read_rgb(scribble_paths[j]), work_size, payload=rgb)
 
     return load
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
+
+from svcnet.infer.streaming import FrameInput
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS
 
 
 def frame_tensors(
@@ -25,7 +30,21 @@ def scribble_tensor(rgb: np.ndarray, work_size: tuple[int, int]) -> torch.Tensor
     return lab.preprocess_scribble(rgb, work_size)
 
 
-def compose_rgb(ab: torch.Tensor, original_rgb: np.ndarray, lightness: str = "official") -> np.ndarray:
+def frame_input(
+    rgb: np.ndarray,
+    scribble: np.ndarray | None,
+    work_size: tuple[int, int],
+    transform: bool = True,
+    payload: Any = None,
+) -> FrameInput:
+    """The streaming input of one uint8 RGB frame and its uint8 RGB scribble image (None: no scribble of its own,
+    the carrier's is used); ``transform`` as in :func:`frame_tensors`."""
+    l8, tl = frame_tensors(rgb, work_size, transform=transform)
+    ab = scribble_tensor(scribble, work_size) if scribble is not None else None
+    return FrameInput(l8, tl, ab, payload=payload)
+
+
+def compose_rgb(ab: torch.Tensor, original_rgb: np.ndarray, lightness: str = DEFAULT_LIGHTNESS) -> np.ndarray:
     """uint8 RGB at the original frame's size from a 1×2×h×w ab result (official resize, Lab→RGB)."""
     from svcnet.ops import lab
 

@@ -14,10 +14,12 @@ import torch
 from svcnet.errors import InputError
 from svcnet.infer.carry import ScribbleCarrier
 from svcnet.infer.inputs import Clip, Scribbles, _check_scribble_size, open_clip, open_scribbles
-from svcnet.infer.models import WeightOptions, load_models, resolve_device
-from svcnet.infer.preprocess import compose_rgb, frame_tensors, scribble_tensor
+from svcnet.infer.models import WeightOptions, load_models
+from svcnet.infer.preprocess import compose_rgb, frame_input, scribble_tensor
 from svcnet.infer.streaming import FrameInput, InferenceConfig, StreamingColorizer
 from svcnet.infer.writers import clip_output, previous_metadata
+from svcnet.ops.device import resolve_device
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +34,23 @@ class ColorizeRequest:
     flow: str = "auto"
     edge: str = "mirror"
     work_size: tuple[int, int] = (256, 448)
-    lightness: str = "official"
+    lightness: str = DEFAULT_LIGHTNESS
     max_frames: int | None = None
     fps: float | None = None
     video: bool = True
 
 
 def _frame_inputs(clip: Clip, scribbles: Scribbles, config: InferenceConfig) -> Iterator[FrameInput]:
-    need_tl = config.method == "svcnet"
     for i, (name, rgb) in enumerate(clip.frames()):
-        ab = None
+        scribble = None
         if scribbles.carried and i == 0 and clip.is_video:
             _check_scribble_size(scribbles.first, clip.size, config.work_size)
         if not scribbles.carried:
             path = scribbles.path_for(name)
             if clip.is_video:  # folders were checked up front
                 _check_scribble_size(path, clip.size, config.work_size)
-            ab = scribble_tensor(scribbles.read(name), config.work_size)
-        l8, tl = frame_tensors(rgb, config.work_size, transform=need_tl)
-        yield FrameInput(l8, tl, ab, payload=(name, rgb))
+            scribble = scribbles.read(name)
+        yield frame_input(rgb, scribble, config.work_size, transform=config.method == "svcnet", payload=(name, rgb))
 
 
 def _sha256(path: Path) -> str:

@@ -26,8 +26,9 @@ import torch
 
 from svcnet.errors import InputError
 from svcnet.infer.flow import FlowBackend
-from svcnet.infer.window import HALF, NEIGHBOUR_OFFSETS, PREVIOUS_SLOT, WINDOW, reflect_index, visibility_masks
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS, check_lightness
 from svcnet.ops.warp import warp_official
+from svcnet.ops.window import HALF, NEIGHBOUR_OFFSETS, PREVIOUS_SLOT, WINDOW, reflect_index, visibility_masks
 
 EDGE_POLICIES = ("mirror", "official")
 METHODS = ("svcnet", "cpnet")
@@ -41,7 +42,7 @@ class InferenceConfig:
     method: str = "svcnet"  # "svcnet" (CPNet + SSNet) or "cpnet" (frame-wise CPNet baseline)
     edge: str = "mirror"  # EDGE_POLICIES, see module docstring
     mask_para: float = 200.0  # visibility mask sharpness (official default)
-    lightness: str = "official"  # output L channel: "official" (BT.601 luma as Lab L) or "input" (the frame's Lab L)
+    lightness: str = DEFAULT_LIGHTNESS  # output L channel, one of svcnet.ops.lab.LIGHTNESS
 
     def __post_init__(self) -> None:
         h, w = self.work_size
@@ -51,8 +52,7 @@ class InferenceConfig:
             raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.edge not in EDGE_POLICIES:
             raise InputError(f"unknown edge policy {self.edge!r}; choose one of {', '.join(EDGE_POLICIES)}")
-        if self.lightness not in ("official", "input"):
-            raise InputError(f"unknown lightness {self.lightness!r}; choose official or input")
+        check_lightness(self.lightness)
 
 
 @dataclass
@@ -116,14 +116,16 @@ class _Frame:
     payload: Any
 
 
-ScribbleCarrier = Callable[[int, torch.Tensor, FlowBackend | None], torch.Tensor]
+# What the loop asks for the scribble ab of a frame that has none of its own: (index, L8, flow backend) -> 1×2×H×W
+# (svcnet.infer.carry.ScribbleCarrier carries one first-frame scribble image).
+ScribbleSource = Callable[[int, torch.Tensor, FlowBackend | None], torch.Tensor]
 
 
 class StreamingColorizer:
     """Stateful streaming loop; iterate :meth:`run` over a clip's :class:`FrameInput` s."""
 
     def __init__(
-        self, models: Models, config: InferenceConfig = InferenceConfig(), carrier: ScribbleCarrier | None = None
+        self, models: Models, config: InferenceConfig = InferenceConfig(), carrier: ScribbleSource | None = None
     ) -> None:
         if config.method == "svcnet" and (models.ssnet is None or models.flow is None):
             raise ValueError("method 'svcnet' needs an SSNet and a flow backend")
@@ -265,7 +267,7 @@ def stream_colorize(
     inputs: Iterable[FrameInput],
     models: Models,
     config: InferenceConfig = InferenceConfig(),
-    carrier: ScribbleCarrier | None = None,
+    carrier: ScribbleSource | None = None,
 ) -> Iterator[FrameResult]:
     """Streaming SVCNet (or CPNet) over preprocessed frames; see :class:`StreamingColorizer`."""
     return StreamingColorizer(models, config, carrier).run(inputs)

@@ -20,6 +20,7 @@ from PIL import Image
 from skimage import color
 
 from svcnet.errors import InputError
+from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_ALIASES, check_lightness
 
 WORK_SIZE = (256, 448)
 
@@ -159,11 +160,9 @@ def gray_bt601(rgb_u8: np.ndarray) -> np.ndarray:
 def _output_lightness(full: np.ndarray, lightness: str) -> np.ndarray:
     """H0×W0 float32 lightness in [0, 1] from a gray (uint8 or float in [0, 1]) or a uint8 RGB original."""
     if full.ndim == 3:
-        if lightness == "official":
+        if check_lightness(LIGHTNESS_ALIASES.get(lightness, lightness)) == "official":
             return gray_bt601(full).astype(np.float32) / np.float32(255.0)
-        if lightness in ("input", "lab"):
-            return rgb_to_lab8(full)[..., 0].astype(np.float32) / np.float32(255.0)
-        raise InputError(f"unknown lightness {lightness!r}; choose official or input (alias lab)")
+        return rgb_to_lab8(full)[..., 0].astype(np.float32) / np.float32(255.0)
     if full.ndim != 2:
         raise InputError(f"expected an H×W gray image or an H×W×3 RGB image, got shape {full.shape}")
     if full.dtype == np.uint8:
@@ -172,7 +171,10 @@ def _output_lightness(full: np.ndarray, lightness: str) -> np.ndarray:
 
 
 def compose_output(
-    ab_lowres: torch.Tensor, gray_full: np.ndarray, out_size: Sequence[int] | None = None, lightness: str = "official"
+    ab_lowres: torch.Tensor,
+    gray_full: np.ndarray,
+    out_size: Sequence[int] | None = None,
+    lightness: str = DEFAULT_LIGHTNESS,
 ) -> np.ndarray:
     """Final uint8 RGB frame (docs/official.md §1.3 step 8): ab (1×2×h×w, /255 codes) cv2-bilinear-resized to full size,
     joined with the lightness as the Lab L channel, ×255, truncated to uint8, cv2 Lab2RGB.

@@ -29,6 +29,7 @@ from svcnet.data.atomic import atomic_path, remove_stale_temps
 from svcnet.data.clips import Clip, discover_clips
 from svcnet.data.frames import encode_png, read_mask, read_rgb
 from svcnet.errors import CheckpointError, SvcnetError
+from svcnet.ops.device import resolve_device
 from svcnet.saliency.classical import METHODS as CLASSICAL
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,6 @@ def choose_method(settings: SaliencySettings, clip: Clip, pfan_path: Path | None
     if "masks" in clip.maps:
         return "masks", "auto: no PFAN weights; the clip's dataset masks are used (fallback)"
     return settings.fallback, f"auto: no PFAN weights and no dataset masks; classical {settings.fallback} (fallback)"
-
-
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def clip_maps(clip: Clip, method: str, settings: SaliencySettings, net=None) -> list[np.ndarray]:
@@ -191,7 +184,7 @@ def run_saliency(
         if method == "pfan" and net is None:
             from svcnet.saliency.pfan import load_pfan
 
-            net = load_pfan(pfan_path, _device(settings.device))
+            net = load_pfan(pfan_path, resolve_device(settings.device))
         results.append(
             saliency_clip(
                 clip,

@@ -70,19 +70,16 @@ def make_flow_estimator(
     if backend == "dis":
         return dis_estimator(dis_preset)
     if backend == "pwcnet":
-        import torch
-
         from svcnet.models.checkpoint import load_official
         from svcnet.models.pwcnet import PWCNet
+        from svcnet.ops.device import resolve_device
 
         if pwc_weights is None:
             raise SvcnetError(
                 "flow backend pwcnet needs the PWC-Net weights (pwcNet-default.pytorch): run "
                 "`svcnet fetch pwcnet` or pass their path"
             )
-        dev = torch.device(
-            "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
-        )
+        dev = resolve_device(device)
         net = load_official(PWCNet(), pwc_weights, what="PWC-Net").to(dev).eval()
         return pwc_estimator(net, dev)
     raise SvcnetError(f"unknown flow backend {backend!r}; choose one of {', '.join(BACKENDS)}")

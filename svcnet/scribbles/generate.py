@@ -4,14 +4,14 @@ Frames are brought to the working size (448×256, the official cv2 INTER_CUBIC r
 that size). On the first frame ``points`` positions are drawn uniformly from a NumPy generator seeded with ``seed``,
 each taking the ground-truth colour of its pixel (recoloured by ``style``); every frame's scribble image paints each
 live point as a ``width`` square (4×4 for width 5, :mod:`svcnet.scribbles.squares`). Later frames carry the points
-along the flow (:mod:`svcnet.scribbles.carry`); a point that leaves the frame or is occluded is dropped, or, with
+along the flow (:mod:`svcnet.scribbles.tracking`); a point that leaves the frame or is occluded is dropped, or, with
 ``reseed``, replaced by a new point drawn on the current frame (with that frame's ground-truth colour).
 
 Deliberate differences from the official GCS script (documented in the output metadata too):
 * positions are drawn in ``[w//2, size − w//2]`` so every first-frame square is whole (official: ``randint(1, H−1)``
   single pixels, and points in rows/columns 0–1 paint nothing after widening);
 * points are tracked at sub-pixel positions with an occlusion check instead of warping the point image with nearest
-  sampling (no duplicated or silently shifted points; see carry.py);
+  sampling (no duplicated or silently shifted points; see tracking.py);
 * a black colour is written as (1, 1, 1) so the point stays a scribble (styles.visible).
 """
 
@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 
 from svcnet.errors import InputError
-from svcnet.scribbles.carry import DEFAULT_TOLERANCE, carry_points
 from svcnet.scribbles.flow import FlowEstimator
 from svcnet.scribbles.squares import paint_squares, square_extent
 from svcnet.scribbles.styles import STYLES, map_values, visible
+from svcnet.scribbles.tracking import DEFAULT_TOLERANCE, track_points
 
 WORK_SIZE = (256, 448)  # H, W of the paper
 
@@ -42,7 +42,7 @@ class EvalScribbleSettings:
     style: str = "gt"
     reseed: bool = False
     occlusion_check: bool = True
-    occlusion_tolerance: float = DEFAULT_TOLERANCE  # px, see carry.py
+    occlusion_tolerance: float = DEFAULT_TOLERANCE  # px, see tracking.py
     size: tuple[int, int] = WORK_SIZE
 
     def check(self) -> None:
@@ -129,7 +129,7 @@ def generate_scribbles(
         nxt = to_work_size(frame, size)
         fw = flow(cur, nxt)
         bw = flow(nxt, cur) if settings.occlusion_check else None
-        xy, keep = carry_points(xy, fw, bw, size, settings.occlusion_tolerance)
+        xy, keep = track_points(xy, fw, bw, size, settings.occlusion_tolerance)
         xy, colours = xy[keep], colours[keep]
         dropped = int((~keep).sum())
         reseeded = 0

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from svcnet.ops.device import resolve_device
+
 log = logging.getLogger(__name__)
 
 
@@ -31,26 +33,13 @@ class DistInfo:
         return self.world_size > 1
 
 
-def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: this process's CUDA device when CUDA is present, else the CPU; or an explicit ``cpu`` / ``cuda``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            from svcnet.errors import ConfigError
-
-            raise ConfigError(f"device {name!r} asked for but CUDA is not available; use --device cpu")
-        return torch.device("cuda", local_rank if name == "cuda" else torch.device(name).index)
-    return torch.device(name)
-
-
 def init_distributed(device: str = "auto", backend: str = "auto", timeout_s: int = 1800) -> DistInfo:
     """Join the torchrun process group when ``WORLD_SIZE`` > 1 (nccl on CUDA, gloo on CPU); otherwise a single
     process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev = pick_device(device, local_rank)
+    dev = resolve_device(device, cuda_index=local_rank)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

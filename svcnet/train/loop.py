@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # LoopSettings that may differ between a run and its resumption.
 RUN_ONLY = ("stop_after", "progress", "num_workers", "keep_checkpoints", "log_every")
+RUN_NAME = "run.json"  # what the run trains and how (written at the start)
+SUMMARY_NAME = "summary.json"  # what a completed run did
 
 
 class TrainingDiverged(SvcnetError):
@@ -96,6 +98,42 @@ class TrainResult:
     seconds: float = 0.0
     it_per_s: float = 0.0
     peak_memory_mb: float = 0.0
+
+
+@dataclass
+class RunState:
+    """One run of the loop between :meth:`TrainLoop.setup` and :meth:`TrainLoop.finish`."""
+
+    model: nn.Module  # the step, or its DDP wrapper
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.StepLR
+    scaler: torch.amp.GradScaler
+    dtype: torch.dtype | None  # autocast dtype (None: fp32)
+    channels_last: bool
+    start: int  # first iteration of this run (0, or the resumed checkpoint's)
+    stop: int  # this run ends after this iteration
+    checkpoint: Path | None = None  # the latest checkpoint saved or resumed from
+    it: int = -1  # iterations done (set to ``start`` by __post_init__)
+    history: list[dict[str, float]] = field(default_factory=list)  # the logged rows (main process)
+    csv_log: CsvLog | None = None
+    tb: TensorBoardLog | None = None
+    bar: Any = None  # tqdm progress bar
+    t0: float = 0.0
+    t_last: float = 0.0
+    it_last: int = 0
+
+    def __post_init__(self) -> None:
+        self.it = self.start
+
+    def start_timer(self) -> None:
+        self.t0 = self.t_last = time.perf_counter()
+        self.it_last = self.start
+
+    def close(self) -> None:
+        """Close the progress bar and the logs (flushing TensorBoard)."""
+        for handle in (self.bar, self.csv_log, self.tb):
+            if handle is not None:
+                handle.close()
 
 
 def amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
@@ -234,13 +272,25 @@ class TrainLoop:
 
     # -------------------------------------------------------------------------------------------------- run
     def run(self, resume: bool = False) -> TrainResult:
+        """Set up, run the iterations from the start (or the latest checkpoint) to the end or ``stop_after``,
+        finish."""
+        state = self.setup(resume)
+        try:
+            if state.it < state.stop:
+                for batch in self._loader(state.start):
+                    self.iteration(state, batch)
+                    if state.it >= state.stop:
+                        break
+        finally:
+            state.close()
+        return self.finish(state)
+
+    def setup(self, resume: bool = False) -> RunState:
+        """Seed, place the networks, build the optimiser and scheduler (restored from the latest checkpoint when
+        ``resume``), wrap in DDP, write ``run.json`` and open the logs."""
         s, info, dev = self.s, self.info, self.info.device
         self.out.mkdir(parents=True, exist_ok=True)
-        set_determinism(s.deterministic)
-        if dev.type == "cuda":
-            torch.backends.cudnn.benchmark = s.cudnn_benchmark and not s.deterministic
-            torch.backends.cuda.matmul.allow_tf32 = not s.deterministic
-            torch.backends.cudnn.allow_tf32 = not s.deterministic
+        self._configure_backends()
         seed_everything(s.seed + info.rank)
         cl = s.channels_last and dev.type == "cuda"
         self.step.to(dev)
@@ -257,173 +307,197 @@ class TrainLoop:
                 self.title,
                 self.out,
             )
-        model: nn.Module = self.step
-        if info.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            model = DDP(
-                self.step,
-                device_ids=[dev.index] if dev.type == "cuda" else None,
-                find_unused_parameters=getattr(self.step, "find_unused_parameters", False),
-            )
-        model.train()
-        n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
+        state = RunState(
+            model=self._wrap(),
+            opt=opt,
+            sched=sched,
+            scaler=scaler,
+            dtype=dtype,
+            channels_last=cl,
+            start=start,
+            stop=s.iterations if s.stop_after <= 0 else min(s.iterations, max(start, s.stop_after)),
+            checkpoint=ckpt,
+        )
+        state.model.train()
         if info.is_main:
-            log.info(
-                "%s: %d trainable parameters in %s; iterations %d..%d, batch %d x %d process(es), device %s, "
-                "AMP %s, channels_last %s",
-                self.title,
-                n_params,
-                ", ".join(f"{g.get('name', i)} (lr {g['lr']:.3g})" for i, g in enumerate(opt.param_groups)),
-                start,
-                s.iterations,
-                s.batch_size,
-                info.world_size,
-                dev,
-                dtype or "off",
-                cl,
-            )
-            (self.out / "run.json").write_text(
-                json.dumps(
-                    {
-                        "title": self.title,
-                        "settings": _plain(asdict(s)),
-                        "world_size": info.world_size,
-                        "device": str(dev),
-                        "amp": str(dtype),
-                        "meta": _plain(self.meta),
-                    },
-                    indent=1,
-                )
-            )
-        csv_log = tb = None
-        if info.is_main:
-            cols = self._columns(opt)
-            csv_log = CsvLog(self.out / CSV_NAME, cols, resume_from=start if resume else None)
-            tb = TensorBoardLog(self.out / TB_DIR, resume_from=start if resume else None)
-            if self.meta:
-                tb.text("run", "\n\n".join(f"**{k}**: {v}" for k, v in self.meta.items()))
+            self._announce(state)
+            self._open_logs(state, resume)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
-        stop = s.iterations if s.stop_after <= 0 else min(s.iterations, max(start, s.stop_after))
-        it = start
-        history: list[dict[str, float]] = []
-        t0 = time.perf_counter()
-        t_last, it_last = t0, start
-        bar = None
+        state.start_timer()
         if info.is_main and s.progress:
             from tqdm import tqdm
 
-            bar = tqdm(
+            state.bar = tqdm(
                 total=s.iterations, initial=start, desc=self.title, unit="it", dynamic_ncols=True, mininterval=1.0
             )
-        try:
-            if start < stop:
-                for batch in self._loader(start):
-                    batch = to_device(batch, dev, cl)
-                    autocast = torch.autocast(dev.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
-                    with autocast:
-                        losses = model(batch)
-                    loss = losses["loss"]
-                    values = torch.stack([v.detach().float() for v in losses.values()])
-                    finite = torch.isfinite(values).all().float().reshape(1)
-                    finite = all_reduce_mean(finite, info)
-                    if float(finite) < 1.0:
-                        self._diverged(it, losses)
-                    opt.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    if s.grad_clip > 0:
-                        scaler.unscale_(opt)
-                        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], s.grad_clip)
-                    scaler.step(opt)
-                    scaler.update()
-                    lrs = {f"lr_{g.get('name', i)}": g["lr"] for i, g in enumerate(opt.param_groups)}
-                    sched.step()
-                    it += 1
-                    if it % s.log_every == 0 or it == stop:
-                        now = time.perf_counter()
-                        speed = (it - it_last) / max(now - t_last, 1e-9)
-                        t_last, it_last = now, it
-                        mean = all_reduce_mean(values, info).tolist()
-                        row = {k: v for k, v in zip(losses.keys(), mean)}
-                        row.update(lrs)
-                        row["it_per_s"] = speed
-                        if info.is_main:
-                            history.append(row)
-                            csv_log.write(it, row)
-                            tb.write(it, row)
-                            if bar is not None:
-                                bar.set_postfix(
-                                    {k: f"{v:.4g}" for k, v in row.items() if k.startswith("loss")}, refresh=False
-                                )
-                    if bar is not None:
-                        bar.update(1)
-                    if (s.save_every > 0 and it % s.save_every == 0) or it == s.iterations:
-                        if not _all_finite(self.step):
-                            self._diverged(it, losses, weights=True)
-                        ckpt = self._save(it, opt, sched, scaler, history)
-                    if it >= stop:
-                        break
-        finally:
-            if bar is not None:
-                bar.close()
-            if csv_log is not None:
-                csv_log.close()
-            if tb is not None:
-                tb.close()
-        seconds = time.perf_counter() - t0
+        return state
+
+    def iteration(self, state: RunState, batch: Any) -> None:
+        """One optimisation step on ``batch``: forward, NaN check, backward, optimiser and scheduler step; then the
+        log row and the checkpoint when they are due."""
+        s, dev = self.s, self.info.device
+        batch = to_device(batch, dev, state.channels_last)
+        autocast = torch.autocast(dev.type, dtype=state.dtype) if state.dtype is not None else contextlib.nullcontext()
+        with autocast:
+            losses = state.model(batch)
+        values = torch.stack([v.detach().float() for v in losses.values()])
+        finite = all_reduce_mean(torch.isfinite(values).all().float().reshape(1), self.info)
+        if float(finite) < 1.0:
+            self._diverged(state.it, losses)
+        lrs = self._optimise(state, losses["loss"])
+        state.it += 1
+        if state.it % s.log_every == 0 or state.it == state.stop:
+            self._log_row(state, list(losses), values, lrs)
+        if state.bar is not None:
+            state.bar.update(1)
+        if (s.save_every > 0 and state.it % s.save_every == 0) or state.it == s.iterations:
+            if not _all_finite(self.step):
+                self._diverged(state.it, losses, weights=True)
+            state.checkpoint = self._save(state.it, state.opt, state.sched, state.scaler, state.history)
+
+    def finish(self, state: RunState) -> TrainResult:
+        """The run's result; when the schedule is complete, the final weights, the loss plot and ``summary.json``."""
+        seconds = time.perf_counter() - state.t0
         result = TrainResult(
             out_dir=self.out,
-            start_iteration=start,
-            iteration=it,
-            completed=it >= s.iterations,
-            checkpoint=ckpt,
+            start_iteration=state.start,
+            iteration=state.it,
+            completed=state.it >= self.s.iterations,
+            checkpoint=state.checkpoint,
             seconds=seconds,
-            it_per_s=(it - start) / max(seconds, 1e-9),
+            it_per_s=(state.it - state.start) / max(seconds, 1e-9),
         )
-        result.peak_memory_mb, memory_kind = peak_memory_mb(dev)
-        if result.completed and info.is_main:
-            for name, net in self.step.networks.items():
-                path = self.out / f"{name}.pth"
-                save_weights(path, plain_state_dict(net))
-                result.weights[name] = path
-            if (self.out / CSV_NAME).is_file():
-                plot_loss_curve(self.out / CSV_NAME, self.out / PLOT_NAME, title=self.title)
-            write_text_atomic(
-                self.out / "summary.json",
-                json.dumps(
-                    {
-                        "title": self.title,
-                        "iterations": it,
-                        "iterations_this_run": it - start,
-                        "seconds_this_run": round(seconds, 2),
-                        "it_per_s_this_run": round(result.it_per_s, 4),
-                        "peak_memory_mb": round(result.peak_memory_mb, 1),
-                        "peak_memory": memory_kind,
-                        "weights": {k: str(v) for k, v in result.weights.items()},
-                        "meta": _plain(self.meta),
-                    },
-                    indent=1,
-                ),
-            )
-            log.info(
-                "%s: finished %d iterations (%.1f s this run, %.3g it/s); weights: %s",
-                self.title,
-                it,
-                seconds,
-                result.it_per_s,
-                ", ".join(map(str, result.weights.values())),
-            )
-        elif info.is_main:
+        result.peak_memory_mb, memory_kind = peak_memory_mb(self.info.device)
+        if result.completed and self.info.is_main:
+            self._write_final(result, memory_kind)
+        elif self.info.is_main:
             log.info(
                 "%s: stopped after iteration %d of %d (checkpoint %s); run again with --resume to continue",
                 self.title,
-                it,
-                s.iterations,
-                ckpt,
+                state.it,
+                self.s.iterations,
+                state.checkpoint,
             )
-        barrier(info)
+        barrier(self.info)
         return result
+
+    # ------------------------------------------------------------------------------------------- run's parts
+    def _configure_backends(self) -> None:
+        s = self.s
+        set_determinism(s.deterministic)
+        if self.info.device.type == "cuda":
+            torch.backends.cudnn.benchmark = s.cudnn_benchmark and not s.deterministic
+            torch.backends.cuda.matmul.allow_tf32 = not s.deterministic
+            torch.backends.cudnn.allow_tf32 = not s.deterministic
+
+    def _wrap(self) -> nn.Module:
+        """The step itself, or its DDP wrapper when several processes train together."""
+        if not self.info.distributed:
+            return self.step
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        dev = self.info.device
+        return DDP(
+            self.step,
+            device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=getattr(self.step, "find_unused_parameters", False),
+        )
+
+    def _announce(self, state: RunState) -> None:
+        """Log what this run trains and how, and write it to ``run.json`` (atomically)."""
+        s, info, opt = self.s, self.info, state.opt
+        n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
+        log.info(
+            "%s: %d trainable parameters in %s; iterations %d..%d, batch %d x %d process(es), device %s, "
+            "AMP %s, channels_last %s",
+            self.title,
+            n_params,
+            ", ".join(f"{g.get('name', i)} (lr {g['lr']:.3g})" for i, g in enumerate(opt.param_groups)),
+            state.start,
+            s.iterations,
+            s.batch_size,
+            info.world_size,
+            info.device,
+            state.dtype or "off",
+            state.channels_last,
+        )
+        run = {
+            "title": self.title,
+            "settings": _plain(asdict(s)),
+            "world_size": info.world_size,
+            "device": str(info.device),
+            "amp": str(state.dtype),
+            "meta": _plain(self.meta),
+        }
+        write_text_atomic(self.out / RUN_NAME, json.dumps(run, indent=1))
+
+    def _open_logs(self, state: RunState, resume: bool) -> None:
+        resume_from = state.start if resume else None
+        state.csv_log = CsvLog(self.out / CSV_NAME, self._columns(state.opt), resume_from=resume_from)
+        state.tb = TensorBoardLog(self.out / TB_DIR, resume_from=resume_from)
+        if self.meta:
+            state.tb.text("run", "\n\n".join(f"**{k}**: {v}" for k, v in self.meta.items()))
+
+    def _optimise(self, state: RunState, loss: torch.Tensor) -> dict[str, float]:
+        """Backward, (clip,) optimiser and scheduler step; returns the learning rates this step used."""
+        opt, scaler = state.opt, state.scaler
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.s.grad_clip > 0:
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.s.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        lrs = {f"lr_{g.get('name', i)}": g["lr"] for i, g in enumerate(opt.param_groups)}
+        state.sched.step()
+        return lrs
+
+    def _log_row(self, state: RunState, names: list[str], values: torch.Tensor, lrs: dict[str, float]) -> None:
+        """The losses averaged over the processes, the learning rates and the speed since the last row, to the CSV,
+        TensorBoard and the progress bar (main process)."""
+        now = time.perf_counter()
+        speed = (state.it - state.it_last) / max(now - state.t_last, 1e-9)
+        state.t_last, state.it_last = now, state.it
+        row = dict(zip(names, all_reduce_mean(values, self.info).tolist()))
+        row.update(lrs)
+        row["it_per_s"] = speed
+        if not self.info.is_main:
+            return
+        state.history.append(row)
+        state.csv_log.write(state.it, row)
+        state.tb.write(state.it, row)
+        if state.bar is not None:
+            state.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k.startswith("loss")}, refresh=False)
+
+    def _write_final(self, result: TrainResult, memory_kind: str) -> None:
+        """The final weights (official layout), the loss plot and ``summary.json``, each written atomically."""
+        for name, net in self.step.networks.items():
+            path = self.out / f"{name}.pth"
+            save_weights(path, plain_state_dict(net))
+            result.weights[name] = path
+        if (self.out / CSV_NAME).is_file():
+            plot_loss_curve(self.out / CSV_NAME, self.out / PLOT_NAME, title=self.title)
+        summary = {
+            "title": self.title,
+            "iterations": result.iteration,
+            "iterations_this_run": result.iteration - result.start_iteration,
+            "seconds_this_run": round(result.seconds, 2),
+            "it_per_s_this_run": round(result.it_per_s, 4),
+            "peak_memory_mb": round(result.peak_memory_mb, 1),
+            "peak_memory": memory_kind,
+            "weights": {k: str(v) for k, v in result.weights.items()},
+            "meta": _plain(self.meta),
+        }
+        write_text_atomic(self.out / SUMMARY_NAME, json.dumps(summary, indent=1))
+        log.info(
+            "%s: finished %d iterations (%.1f s this run, %.3g it/s); weights: %s",
+            self.title,
+            result.iteration,
+            result.seconds,
+            result.it_per_s,
+            ", ".join(map(str, result.weights.values())),
+        )
 
     def _fingerprint(self) -> str:
         """What must match for a resume to continue the same run: settings (run-only ones aside) and stage meta."""

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from svcnet.errors import ConfigError
+from svcnet.ops.window import WINDOW
 
 STAGES = ("cpnet1", "cpnet2", "warn", "ssnet")
 
@@ -54,7 +55,7 @@ class StageSettings:
     lambda_sr: float = 0.0  # ssnet: L1 of the x2 SR output vs the 2x ground truth (official: computed, not used)
     lambda_short: float = 0.0  # ssnet: short-term temporal loss (official: weight 0)
     lambda_long: float = 0.0  # ssnet: long-term temporal loss (official: weight 0)
-    window: int = 7  # ssnet: frames per clip window
+    window: int = WINDOW  # ssnet: frames per clip window
     flow: str = "auto"  # ssnet: pwcnet | dis | auto (pwcnet when its weights are given)
     mask_para: float = 200.0
     images: str | None = None  # cpnet1: folder of training images instead of the packed frames (paper: ImageNet)

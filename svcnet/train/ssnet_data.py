@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from svcnet.data.lmdb_dataset import LmdbClips
 from svcnet.errors import InputError
+from svcnet.ops.window import WINDOW
 from svcnet.train.cpnet_data import scribble_ab
 from svcnet.train.samples import cut_resize, random_region, rgb_to_l_ab
 from svcnet.train.sampling import EpochShuffle, sample_rng
@@ -78,7 +79,7 @@ class SSNetWindows(Dataset):
         size: Sequence[int],
         scribble_fn: WindowScribbleFn | None,
         seed: int = 0,
-        window: int = 7,
+        window: int = WINDOW,
         crop: Sequence[int] = (),
         with_sr: bool = False,
         flow: str = "dis",

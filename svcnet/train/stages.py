@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from svcnet.errors import ConfigError, InputError
+from svcnet.ops.window import HALF, WINDOW
 from svcnet.train.distributed import DistInfo
 from svcnet.train.init_weights import load_into, official_normal_init, resolve_init
 from svcnet.train.loop import LoopSettings, TrainLoop, TrainResult
@@ -255,8 +256,8 @@ def train_ssnet(
     from svcnet.train.ssnet_step import SSNetStep
 
     st = ts.ssnet
-    if st.window != 7:
-        raise ConfigError("train.ssnet.window must be 7 (SSNet reads frames t-3..t+3)")
+    if st.window != WINDOW:
+        raise ConfigError(f"train.ssnet.window must be {WINDOW} (SSNet reads frames t-{HALF}..t+{HALF})")
     cp = cpnet_path or resolve_init("cpnet", ts.init.cpnet)
     if cp is None:
         raise ConfigError(

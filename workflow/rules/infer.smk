@@ -35,7 +35,7 @@ rule colorize:
     params:
         weights=lambda wc: " ".join(f"--{k} {v}" for k, v in trained_weights(wc.method).items()),
         size=f"{CFG['data']['height']}x{CFG['data']['width']}",
-        lightness=CFG.get("infer", {}).get("lightness", "official"),
+        lightness=" ".join(f"--lightness {v}" for v in [CFG.get("infer", {}).get("lightness")] if v),
     log:
         f"{LOGS}/infer_{{method}}_{{clip}}.log",
     wildcard_constraints:
@@ -44,5 +44,5 @@ rule colorize:
         SVCNET_ENV
     shell:
         "svcnet colorize {input.frames}/{wildcards.clip}/frames --scribbles {input.scribbles} "
-        "--method {wildcards.method} {params.weights} --size {params.size} --lightness {params.lightness} "
+        "--method {wildcards.method} {params.weights} --size {params.size} {params.lightness} "
         "--out {output} --quiet > {log} 2>&1"

@@ -1,4 +1,6 @@
-"""Carry scribble points from one frame to the next along the optical flow, with an occlusion check.
+"""Track scribble points from one frame to the next along the forward optical flow, with an occlusion check.
+
+Not :mod:`svcnet.infer.carry`, which carries a whole scribble *image* at inference by backward warping.
 
 Deliberate difference from the official GCS scripts (docs/official.md §4.2): they backward-warp the previous *image* of
 single-pixel points with nearest sampling, so points can vanish or be duplicated and positions are re-quantised to
@@ -52,7 +54,7 @@ def occluded_at(
     return outside | (sq(fw + bw) > 0.01 * (sq(fw) + sq(bw)) + tolerance**2)
 
 
-def carry_points(
+def track_points(
     xy: np.ndarray,
     flow_fw: np.ndarray,
     flow_bw: np.ndarray | None,

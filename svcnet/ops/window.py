@@ -1,12 +1,13 @@
-"""The pieces of SVCNet's 7-frame window shared by the streaming and the plain official loop (pure tensor functions)."""
+"""The pieces of SVCNet's 7-frame window shared by inference (streaming, official loop) and training (pure tensor
+functions)."""
 
 from __future__ import annotations
 
 import torch
 
-WINDOW = 7
-HALF = 3
-NEIGHBOUR_OFFSETS = (-3, -2, -1, 1, 2, 3)  # SSNet's p_t_list / mask_list order
+WINDOW = 7  # frames t-3..t+3: SSNet's input in inference and training
+HALF = WINDOW // 2
+NEIGHBOUR_OFFSETS = tuple(o for o in range(-HALF, HALF + 1) if o)  # -3..-1, 1..3: SSNet's p_t_list / mask_list order
 PREVIOUS_SLOT = 2  # index of the t-1 neighbour: its flow warps the recurrent input, its mask goes with it
 MASK_PARA = 200.0
 
