@@ -64,7 +64,9 @@ def register(app: typer.Typer) -> None:
             None, "--config", "-c", help=("Config file(s) for the working size and the lightness.")
         ),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's)."),
-        device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
+        device: str = typer.Option(
+            None, "--device", help="cpnet/svcnet: auto | cpu | cuda (default: infer.device of --config, else auto)."
+        ),
         force: bool = typer.Option(False, "--force", help="Redo clips whose finished output is already in OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
@@ -79,13 +81,15 @@ def register(app: typer.Typer) -> None:
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
         clips = split_clips(split)
-        work_size, configured_lightness = (256, 448), DEFAULT_LIGHTNESS
+        work_size, configured_lightness, configured_device = (256, 448), DEFAULT_LIGHTNESS, "auto"
         if config:
             from svcnet.config import load_config
 
             cfg = load_config(config, profile)
             work_size = (cfg.data.height, cfg.data.width)
             configured_lightness = cfg.section("infer").get("lightness", DEFAULT_LIGHTNESS)
+            configured_device = cfg.section("infer").get("device") or "auto"
+        device = device or configured_device
         if size is not None:
             from svcnet.cli.cmd_colorize import parse_size
 

@@ -5,6 +5,8 @@ import os
 from snakemake.exceptions import WorkflowError
 
 from svcnet.config import resolve
+from svcnet.gpus import dag_gpus
+from svcnet.train.launch import launcher
 
 # --config on the command line may only choose the profile: `svcnet` commands read the config files themselves
 # (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
@@ -25,6 +27,11 @@ _files += [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else f 
 SVCNET_CONFIG = " ".join(f"--config {f}" for f in _files) + f" --profile {PROFILE}"
 # Software environment of all rules with --use-conda (a path relative to the rule files).
 SVCNET_ENV = "../envs/svcnet.yaml"
+
+# GPUs a job may use, per kind (resources: gpu=...; none where the stage's device is cpu), and the start of the
+# training command (svcnet, or torchrun for train.processes > 1).
+GPUS = dag_gpus(CFG)
+TRAIN_LAUNCHER = launcher(CFG["train"]["processes"])
 
 DATA = f"data/{PROFILE}"
 RESULTS = f"results/{PROFILE}"

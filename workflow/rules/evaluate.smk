@@ -18,6 +18,8 @@ rule evaluate:
         f"{LOGS}/evaluate_{{method}}.log",
     wildcard_constraints:
         method="gray|levin|cpnet|svcnet",
+    resources:
+        gpu=GPUS["evaluate"],
     conda:
         SVCNET_ENV
     shell:

@@ -36,13 +36,16 @@ rule colorize:
         weights=lambda wc: " ".join(f"--{k} {v}" for k, v in trained_weights(wc.method).items()),
         size=f"{CFG['data']['height']}x{CFG['data']['width']}",
         lightness=" ".join(f"--lightness {v}" for v in [CFG.get("infer", {}).get("lightness")] if v),
+        device=" ".join(f"--device {v}" for v in [CFG.get("infer", {}).get("device")] if v),
     log:
         f"{LOGS}/infer_{{method}}_{{clip}}.log",
     wildcard_constraints:
         method="cpnet|svcnet",
+    resources:
+        gpu=GPUS["colorize"],
     conda:
         SVCNET_ENV
     shell:
         "svcnet colorize {input.frames}/{wildcards.clip}/frames --scribbles {input.scribbles} "
-        "--method {wildcards.method} {params.weights} --size {params.size} {params.lightness} "
+        "--method {wildcards.method} {params.weights} --size {params.size} {params.lightness} {params.device} "
         "--out {output} --quiet > {log} 2>&1"

@@ -30,6 +30,8 @@ rule saliency:
         f"{LOGS}/saliency_{{split}}_{{clip}}.log",
     wildcard_constraints:
         split="train|eval",
+    resources:
+        gpu=GPUS["saliency"],
     conda:
         SVCNET_ENV
     shell:
