@@ -60,10 +60,20 @@ def register(app: typer.Typer) -> None:
                 f"{DEFAULT_LIGHTNESS})."
             ),
         ),
+        edge: str = typer.Option(
+            None,
+            "--edge",
+            help="svcnet edge frames: mirror | official (default: infer.edge of --config, else mirror).",
+        ),
         config: list[Path] = typer.Option(
-            None, "--config", "-c", help=("Config file(s) for the working size and the lightness.")
+            None, "--config", "-c", help=("Config file(s) for the working size, the lightness and the edge policy.")
         ),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's)."),
+        if_listed: bool = typer.Option(
+            False,
+            "--if-listed",
+            help="Only when evaluate.methods of --config names METHOD; else record the skip in OUT/skipped.json.",
+        ),
         device: str = typer.Option(
             None, "--device", help="cpnet/svcnet: auto | cpu | cuda (default: infer.device of --config, else auto)."
         ),
@@ -80,8 +90,17 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--method {method} uses the released weights (--weights); drop --cpnet / --ssnet")
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
+        if if_listed:
+            from svcnet.evaluate.listed import unlisted_reason, write_skipped
+
+            reason = unlisted_reason(method, config, profile)
+            if reason:
+                write_skipped(out, method, reason)
+                typer.echo(f"skipped: {reason}")
+                return
         clips = split_clips(split)
-        work_size, configured_lightness, configured_device = (256, 448), DEFAULT_LIGHTNESS, "auto"
+        work_size, configured_lightness, configured_edge = (256, 448), DEFAULT_LIGHTNESS, "mirror"
+        configured_device = "auto"
         if config:
             from svcnet.config import load_config
 
@@ -89,12 +108,14 @@ def register(app: typer.Typer) -> None:
             work_size = (cfg.data.height, cfg.data.width)
             configured_lightness = cfg.section("infer").get("lightness", DEFAULT_LIGHTNESS)
             configured_device = cfg.section("infer").get("device") or "auto"
+            configured_edge = cfg.section("infer").get("edge", "mirror")
         device = device or configured_device
         if size is not None:
             from svcnet.cli.cmd_colorize import parse_size
 
             work_size = parse_size(size)
         lightness = check_lightness(lightness or configured_lightness)
+        edge = edge or configured_edge
         if scribbles is not None and method != "gray":
             missing = [c for c in clips if not (scribbles / c).is_dir()]
             if missing:
@@ -108,7 +129,9 @@ def register(app: typer.Typer) -> None:
             if method in BASELINES:
                 from svcnet.evaluate.baseline import BaselineRequest, run_baseline
 
-                request = BaselineRequest(method=method, input=str(frames), scribbles=clip_scribbles)
+                request = BaselineRequest(
+                    method=method, input=str(frames), scribbles=clip_scribbles, work_size=work_size
+                )
                 run_baseline(request, dest, force=force, progress=not quiet)
             else:
                 import torch
@@ -123,6 +146,7 @@ def register(app: typer.Typer) -> None:
                     method=OFFICIAL.get(method, method),
                     work_size=work_size,
                     lightness=lightness,
+                    edge=edge,
                 )
                 opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
                 colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)

@@ -2,7 +2,7 @@
 # data/<profile>/saliency/train/<clip>/<frame>.png + metadata.json (which method made the maps, and why).
 # saliency.method `auto`: PFAN when its weights are in weights/ (svcnet fetch pfan), else the clip's dataset masks
 # (DAVIS), else OpenCV spectral residual; the default demo run has no PFAN weights and uses the fallback.
-# The maps are packed into the lmdb with the frames (PACK_MAPS / PACK_MAP_INPUTS of common.smk).
+# The maps are packed into the lmdb with the frames (pack_maps / pack_map_inputs of common.smk).
 from svcnet.sources import get_source
 
 _SALIENCY = CFG.get("saliency", {})
@@ -20,16 +20,18 @@ rule saliency:
     input:
         clips=f"{DATA}/{{split}}",
         weights=PFAN_INPUT,
+        registry=registry_inputs("saliency"),
     output:
-        directory(f"{DATA}/saliency/{{split}}/{{clip}}"),
+        directory(os.path.join(saliency_dir("{split}"), "{clip}")),
     params:
         config=SVCNET_CONFIG,
-        out=lambda wc, output: os.path.dirname(output[0]),
+        out=lambda wc, output: folder_above(output[0], wc.clip),
         settings=settings(("saliency",)),
     log:
-        f"{LOGS}/saliency_{{split}}_{{clip}}.log",
+        f"{LOGS}/saliency/{{split}}/{{clip}}.log",
     wildcard_constraints:
         split="train|eval",
+        clip=CLIP_ID,
     resources:
         gpu=GPUS["saliency"],
     conda:
@@ -37,6 +39,3 @@ rule saliency:
     shell:
         "svcnet saliency {input.clips} --clip {wildcards.clip} --out {params.out} {params.config} > {log} 2>&1"
 
-
-PACK_MAPS["saliency"] = lambda split: f"{DATA}/saliency/{split}"
-PACK_MAP_INPUTS["saliency"] = lambda split: [f"{DATA}/saliency/{split}/{c}" for c in split_clips(split)]

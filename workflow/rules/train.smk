@@ -10,8 +10,9 @@
 rule train_cpnet:
     input:
         data=f"{DATA}/train.lmdb",
+        registry=registry_inputs("train_cpnet"),
     output:
-        weights=f"{RESULTS}/train/cpnet/cpnet.pth",
+        weights=TRAINED_CPNET2,
     params:
         config=SVCNET_CONFIG,
         launcher=TRAIN_LAUNCHER,
@@ -36,10 +37,11 @@ rule train_ssnet:
     input:
         data=f"{DATA}/train.lmdb",
         cpnet=rules.train_cpnet.output.weights,
+        registry=registry_inputs("train_ssnet"),
     output:
-        ssnet=f"{RESULTS}/train/ssnet/ssnet.pth",
-        cpnet=f"{RESULTS}/train/ssnet/cpnet.pth",
-        curve=f"{RESULTS}/train/ssnet/loss.png",
+        ssnet=TRAINED_SSNET,
+        cpnet=TRAINED_CPNET,
+        curve=TRAINED_SSNET_CURVE,
     params:
         config=SVCNET_CONFIG,
         launcher=TRAIN_LAUNCHER,
@@ -61,7 +63,4 @@ rule train_ssnet:
         "--no-progress > {log} 2>&1"
 
 
-# The trained weights inference uses (svcnet colorize --cpnet ... --ssnet ...).
-TRAINED_CPNET = rules.train_ssnet.output.cpnet
-TRAINED_SSNET = rules.train_ssnet.output.ssnet
-TARGETS.append(rules.train_ssnet.output.ssnet)
+TARGETS.append(lambda wc: [TRAINED_SSNET] if runnable(TRAIN_STAGES) else [])
