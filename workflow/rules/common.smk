@@ -44,6 +44,9 @@ SVCNET_ENV = "../envs/svcnet.yaml"
 # training command (svcnet, or torchrun for train.processes > 1).
 GPUS = dag_gpus(CFG)
 TRAIN_LAUNCHER = launcher(CFG["train"]["processes"])
+# Threads of a job that takes the whole machine (training): --cores of a local run; under a cluster executor, where
+# --cores is not set, 1 (the profile's cpus_per_task sizes the job).
+ALL_CORES = workflow.resource_settings.cores or 1
 
 DATA = f"data/{PROFILE}"
 RESULTS = f"results/{PROFILE}"

@@ -23,7 +23,7 @@ rule train_cpnet:
         ),
     log:
         f"{LOGS}/train_cpnet.log",
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=GPUS["train"],
     conda:
@@ -53,7 +53,7 @@ rule train_ssnet:
         ),
     log:
         f"{LOGS}/train_ssnet.log",
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=GPUS["train"],
     conda:
