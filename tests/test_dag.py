@@ -96,9 +96,17 @@ DVC_STAGES = [
 ]
 
 
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+def run(
+    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    """Run a command with the venv's tools first on PATH and one OpenMP thread (``env``: extra variables)."""
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "OMP_NUM_THREADS": "1",
+        **(env or {}),
+    }
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -205,7 +213,7 @@ def test_paper_profile_plans_every_job_in_one_call(workspace):
     out = run(["snakemake", "-n", "-p", "--config", "profile=paper"], workspace).stdout
     assert (
         "svcnet colorize data/paper/eval/DAVIS/blackswan/frames --scribbles results/paper/scribbles/gt/DAVIS/blackswan "
-        "--method svcnet --cpnet weights/cpnet_epoch1000_batchsize32.pth --ssnet weights/ssnet_epoch2000_bs8.pth"
+        "--method svcnet --weights weights --size 256x448"
     ) in out
     assert "--out results/paper/infer/official_svcnet/DAVIS/blackswan" in out
     assert "svcnet scribbles data/paper/eval --clip videvo/" in out
@@ -284,12 +292,14 @@ def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
             "is not in evaluate.methods" in (clone / f"results/{TEST_PROFILE}/infer/{method}/skipped.json").read_text()
         )
         assert "skipped" in json.loads((clone / f"metrics/{TEST_PROFILE}_{method}.json").read_text())
-    assert "official" not in (clone / f"reports/{TEST_PROFILE}/index.html").read_text()
+    report = json.loads((clone / f"reports/{TEST_PROFILE}/report.json").read_text())
+    labels = [row[0] for table in report["tables"] for row in table["rows"]]
+    assert len(labels) == len(METHODS) and not any("official weights" in label for label in labels), labels
     assert (clone / "dvc.lock").is_file()
+    # a second run re-checks the inputs (the preflight always runs) and re-runs nothing else
     out = run(["dvc", "repro"], clone).stdout
-    assert "Running stage" not in out, out
-    assert "Data and pipelines are up to date." in out
-    assert run(["dvc", "status"], clone).stdout.strip() == "Data and pipelines are up to date."
+    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["preflight"], out
+    assert run(["dvc", "status"], clone).stdout.split() == ["preflight:", "always", "changed"]
     shown = run(["dvc", "metrics", "show", "--json"], clone).stdout
     for method in METHODS:
         assert f"metrics/{TEST_PROFILE}_{method}.json" in shown
@@ -322,3 +332,26 @@ def test_infer_set_refuses_bad_input_in_one_line(tmp_path):
     proc = run(["svcnet", "infer-set", "scribbles", "--out", "out", "--method", "gray"], tmp_path, check=False)
     assert proc.returncode == 2 and "holds no clip" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_stages_of_unlisted_methods_record_a_skip(tmp_path):
+    # DVC's fixed stage list: a method the profile does not evaluate writes skipped.json and the report leaves it out
+    (tmp_path / "eval" / "clip" / "frames").mkdir(parents=True)
+    (tmp_path / "scribbles" / "clip").mkdir(parents=True)
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["profile"] = "demo"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    common = ["--scribbles", "scribbles", "--config", "config.yaml", "--if-listed"]
+    out = run(["svcnet", "infer-set", "eval", "--method", "official_cpnet", "--out", "infer", *common], tmp_path).stdout
+    assert "skipped: official_cpnet is not in evaluate.methods (gray, levin, cpnet, svcnet)" in out
+    evaluate = ["svcnet", "evaluate", "--pred", "infer", "--gt", "eval", "--out", "ev", "--metrics", "m.json"]
+    run([*evaluate, "--method", "official_cpnet", "--config", "config.yaml", "--if-listed"], tmp_path)
+    for path in ("infer/skipped.json", "ev/skipped.json", "m.json"):
+        assert json.loads((tmp_path / path).read_text())["method"] == "official_cpnet", path
+    # a listed method is run (here it stops at the empty clip)
+    cfg["profiles"]["demo"]["evaluate"] = {"methods": ["official_cpnet"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["svcnet", "infer-set", "eval", "--method", "official_cpnet", "--out", "infer2", *common]
+    proc = run(args, tmp_path, check=False)
+    assert proc.returncode == 2 and "no image frames" in proc.stderr, proc.stdout + proc.stderr
+    assert not (tmp_path / "infer2" / "skipped.json").exists()

@@ -3,13 +3,15 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from svcnet.config import build, resolve
 from svcnet.data.testsets import planned_clips
 from svcnet.preflight import required_inputs
-from svcnet.sources import get_source, registry_ref
+from svcnet.sources import registry_ref
 from svcnet.gpus import dag_gpus
 from svcnet.train.launch import launcher
 
@@ -129,7 +131,8 @@ def run_preflight():
         raise WorkflowError(f"{' '.join(cmd)} failed (exit {code}); no job was started")
     if ALLOW_MISSING and MISSING_STAGES:
         skipped = ", ".join(sorted(set(eval_methods(configured=True)) - set(eval_methods())))
-        print(f"allow_missing: left out the stages {', '.join(sorted(MISSING_STAGES))}; methods not evaluated: {skipped or 'none'}")
+        stages = ", ".join(sorted(MISSING_STAGES))
+        print(f"allow_missing: left out the stages {stages}; methods not evaluated: {skipped or 'none'}")
 
 
 def prepare_inputs(wildcards):
@@ -145,7 +148,7 @@ def prepare_inputs(wildcards):
             "JPEGImages/480p/<clip>)"
         )
     plain_root = [cs["root"]] if cs.get("root") and registry_ref(cs["root"]) is None else []
-    return list(dict.fromkeys([*plain_root, *registry_inputs(f"prepare_{wildcards.split}")]))
+    return list(dict.fromkeys([*plain_root, *registry_inputs(f"prepare@{wildcards.split}")]))
 
 
 # ----------------------------------------------------------------------------------- inference / evaluation / report
@@ -154,13 +157,11 @@ def prepare_inputs(wildcards):
 CLIP_ID = r"[^/]+(/[^/]+)?"
 
 
+@cache
 def split_clips(split):
     """The clip ids of a split (svcnet.data.testsets.planned_clips: data.<split>.sequences, else the source folder's
     clips, else the release's clip list shipped in datasets/lists/)."""
-    return _PLANNED.setdefault(split, planned_clips(CONFIG, split, FETCH_ROOT))
-
-
-_PLANNED = {}
+    return tuple(planned_clips(CONFIG, split, FETCH_ROOT))
 
 
 def folder_above(path, clip_id, levels=0):
@@ -186,8 +187,8 @@ WEIGHTS_DIR = os.environ.get("SVCNET_WEIGHTS") or "weights"
 # Stages each method of evaluate.methods needs, by DVC stage name: gray and levin (baselines), the networks trained by
 # this pipeline (cpnet = the stage-2 CPNet, svcnet = SSNet with its jointly fine-tuned CPNet), and the released
 # weights (official_cpnet = CPNet of the registry entry `cpnet`, official_svcnet = with SSNet of `ssnet`).
-_EVAL = ["prepare_eval", "evaluate"]
-_TRAIN_CPNET = ["prepare_train", "saliency", "pack", "train_cpnet"]
+_EVAL = ["prepare@eval", "evaluate"]
+_TRAIN_CPNET = ["prepare@train", "saliency", "pack", "train_cpnet"]
 TRAIN_STAGES = [*_TRAIN_CPNET, "train_ssnet"]
 METHOD_STAGES = {
     "gray": _EVAL,
@@ -197,9 +198,9 @@ METHOD_STAGES = {
     "official_cpnet": [*_EVAL, "scribbles", "colorize_official_cpnet"],
     "official_svcnet": [*_EVAL, "scribbles", "colorize_official_svcnet"],
 }
-# Registry entries of the released weights: method -> {`svcnet colorize` option: registry name}.
-OFFICIAL_WEIGHTS = {"official_cpnet": {"cpnet": "cpnet"}, "official_svcnet": {"cpnet": "cpnet", "ssnet": "ssnet"}}
-NETWORK_METHODS = ["cpnet", "svcnet", *OFFICIAL_WEIGHTS]
+# The methods of the released weights (registry entries cpnet, and ssnet for official_svcnet).
+OFFICIAL_METHODS = ("official_cpnet", "official_svcnet")
+NETWORK_METHODS = ["cpnet", "svcnet", *OFFICIAL_METHODS]
 
 
 def eval_methods(configured=False):
@@ -221,19 +222,18 @@ def training_shown():
 
 
 def network_weights(method):
-    """Checkpoints `svcnet colorize` runs a network method with, as {option: file}: cpnet = the stage-2 CPNet
-    (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet); official_* = the released
-    files under the weights folder (`svcnet fetch cpnet ssnet`)."""
-    if method in OFFICIAL_WEIGHTS:
-        return {opt: f"{WEIGHTS_DIR}/{get_source(name).file}" for opt, name in OFFICIAL_WEIGHTS[method].items()}
+    """Checkpoints `svcnet colorize` runs a network method with, as {option: file or folder}: cpnet = the stage-2
+    CPNet (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet); official_* = the
+    weights folder, where colorize takes the released files by their registry names and verifies them."""
+    if method in OFFICIAL_METHODS:
+        return {"weights": WEIGHTS_DIR}
     if method == "cpnet":
         return {"cpnet": TRAINED_CPNET2}
     return {"cpnet": TRAINED_CPNET, "ssnet": TRAINED_SSNET}
 
 
 def network_weight_inputs(method):
-    """The checkpoints of network_weights as job inputs: the trained ones (made by train.smk), the released ones
-    when present (registry_inputs)."""
-    if method in OFFICIAL_WEIGHTS:
-        return registry_inputs(f"colorize_{method}")
-    return list(network_weights(method).values())
+    """The checkpoints of network_weights as job inputs: the trained ones (made by train.smk), and what the stage
+    reads from the registry when present (the released weights; registry_inputs)."""
+    trained = [] if method in OFFICIAL_METHODS else list(network_weights(method).values())
+    return list(dict.fromkeys([*trained, *registry_inputs(f"colorize_{method}")]))
