@@ -164,31 +164,25 @@ def test_rules_declare_their_gpus(local_run):
     assert all("gpu=0" in r or "gpu=" not in r for res in jobs.values() for r in res), jobs
 
 
-# Rules run as SLURM jobs (rule all is local); the per-clip ones once per clip of the test profile (one clip).
-SLURM_RULES = {
-    "prepare": 2,
-    "saliency": 1,
-    "scribbles": 1,
-    "pack": 1,
-    "train_cpnet": 1,
-    "train_ssnet": 1,
-    "baseline": 2,
-    "colorize": 2,
-    "evaluate": 4,
-    "report": 1,
-}
+def planned_jobs(ws: Path) -> dict[str, int]:
+    """rule -> number of jobs a fresh run of the profile plans (the dry run's job stats), `all` (local) aside."""
+    out = run(["snakemake", "-n", "--config", f"profile={PROFILE}"], ws).stdout
+    rows = out.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+    counts = {rule: int(n) for rule, n in (line.split() for line in rows if line.strip())}
+    counts.pop("all", None)
+    return counts
 
 
-def scheduler_jobs(env: dict) -> list[dict[str, str]]:
-    """Every job the cluster knows (finished ones stay for MinJobAge): id, state, comment (rule_<name>...), CPUs."""
+def scheduler_jobs(env: dict, rules: list[str]) -> list[dict[str, str]]:
+    """Every job the cluster knows (finished ones stay for MinJobAge): id, state, rule (from the executor's comment
+    rule_<name>[_wildcards_...]), CPUs."""
     out = subprocess.run(
         ["squeue", "--states=all", "-h", "-o", "%i|%T|%k|%C"], env=env, capture_output=True, text=True, check=True
     ).stdout
     rows = [dict(zip(("id", "state", "comment", "cpus"), line.split("|"))) for line in out.splitlines() if line]
+    by_length = sorted(rules, key=len, reverse=True)
     for row in rows:
-        row["rule"] = next(
-            (r for r in sorted(SLURM_RULES, key=len, reverse=True) if row["comment"].startswith(f"rule_{r}")), ""
-        )
+        row["rule"] = next((r for r in by_length if row["comment"].startswith(f"rule_{r}")), "")
     return rows
 
 
@@ -206,12 +200,14 @@ def test_slurm_profile_on_a_real_cluster(slurm_cluster, local_run, tmp_path):  #
         *("--set-resources", "train_cpnet:cpus_per_task=2", "train_ssnet:cpus_per_task=2"),
         *("train_cpnet:mem_mb=4000", "train_ssnet:mem_mb=4000"),
     ]
+    planned = planned_jobs(ws)
+    assert planned["train_cpnet"] == planned["train_ssnet"] == 1 and planned["colorize"] == 2, planned
     proc = subprocess.run(cmd, cwd=ws, env=env, capture_output=True, text=True, timeout=1300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    jobs = scheduler_jobs(env)
+    jobs = scheduler_jobs(env, list(planned))
     done = [j for j in jobs if j["state"] == "COMPLETED"]
-    assert len(done) == len(jobs) == sum(SLURM_RULES.values()), jobs
-    assert {r: sum(j["rule"] == r for j in done) for r in SLURM_RULES} == SLURM_RULES, jobs
+    assert len(done) == len(jobs) == sum(planned.values()), jobs  # one SLURM job per job of the plan, all completed
+    assert {r: sum(j["rule"] == r for j in done) for r in planned} == planned, jobs
     assert all(j["cpus"] == "2" for j in done if j["rule"].startswith("train_")), jobs
     log = (ws / "logs" / PROFILE / "train_cpnet.log").read_text()
     assert "rank 0 of 2" in log and "backend gloo" in log
