@@ -13,7 +13,15 @@ from torch.utils.data import Dataset
 
 from svcnet.train.checkpoints import latest_checkpoint, load_weights
 from svcnet.train.logs import CSV_NAME, PLOT_NAME, read_csv_log
-from svcnet.train.loop import RUN_NAME, SUMMARY_NAME, LoopSettings, TrainingDiverged, TrainLoop, TrainStep
+from svcnet.train.loop import (
+    RUN_NAME,
+    SUMMARY_NAME,
+    LoopSettings,
+    TrainingDiverged,
+    TrainLoop,
+    TrainResult,
+    TrainStep,
+)
 
 torch.set_num_threads(1)
 
@@ -49,13 +57,22 @@ def settings(**kw) -> LoopSettings:
     return LoopSettings(**{**base, **kw})
 
 
-def loop(tmp_path, step=None, dataset=None, **kw) -> TrainLoop:
-    return TrainLoop(step or LinearStep(), dataset or Samples(), settings(**kw), tmp_path / "run", meta={"data": "x"})
+def loop(tmp_path, step=None, info=None, **kw) -> TrainLoop:
+    return TrainLoop(step or LinearStep(), Samples(), settings(**kw), tmp_path / "run", info, meta={"data": "x"})
 
 
 def batch(it: int, size: int = 2) -> dict[str, torch.Tensor]:
     items = [Samples()[it * size + j] for j in range(size)]
     return {k: torch.stack([i[k] for i in items]) for k in items[0]}
+
+
+def by_parts(lp: TrainLoop, iterations: int) -> TrainResult:
+    """setup, ``iterations`` iterations on the batches the loop's sampler would give, finish."""
+    state = lp.setup()
+    for it in range(iterations):
+        lp.iteration(state, batch(it))
+    state.close()
+    return lp.finish(state)
 
 
 def test_setup_writes_run_json_atomically_and_opens_the_logs(tmp_path):
@@ -113,11 +130,7 @@ def test_a_nan_loss_stops_the_iteration_before_any_weight_changes(tmp_path):
 
 def test_finish_of_a_complete_run_writes_weights_plot_and_summary(tmp_path):
     lp = loop(tmp_path, iterations=2)
-    state = lp.setup()
-    for it in range(2):
-        lp.iteration(state, batch(it))
-    state.close()
-    result = lp.finish(state)
+    result = by_parts(lp, 2)
     out = tmp_path / "run"
     assert result.completed and (result.start_iteration, result.iteration) == (0, 2)
     assert result.weights == {"linear": out / "linear.pth"} and result.checkpoint == latest_checkpoint(out)
@@ -131,23 +144,14 @@ def test_finish_of_a_complete_run_writes_weights_plot_and_summary(tmp_path):
 
 
 def test_finish_of_a_stopped_run_writes_no_weights(tmp_path):
-    lp = loop(tmp_path, stop_after=1)
-    state = lp.setup()
-    lp.iteration(state, batch(0))
-    state.close()
-    result = lp.finish(state)
+    result = by_parts(loop(tmp_path, stop_after=1), 1)
     assert not result.completed and result.iteration == 1 and result.weights == {} and result.checkpoint is None
     assert not (tmp_path / "run" / SUMMARY_NAME).exists() and not (tmp_path / "run" / "linear.pth").exists()
 
 
 def test_run_is_setup_iterations_and_finish_and_resumes_exactly(tmp_path):
     assert loop(tmp_path / "a").run().completed
-    parts = loop(tmp_path / "b")
-    state = parts.setup()
-    for it in range(4):
-        parts.iteration(state, batch(it))
-    state.close()
-    assert parts.finish(state).completed
+    assert by_parts(loop(tmp_path / "b"), 4).completed
     first = loop(tmp_path / "c", stop_after=2).run()
     assert (first.iteration, first.completed) == (2, False)
     resumed = loop(tmp_path / "c", step=LinearStep())
@@ -162,3 +166,14 @@ def test_run_is_setup_iterations_and_finish_and_resumes_exactly(tmp_path):
         assert all(torch.equal(w[k], ref[k]) for k in ref)
     losses = read_csv_log(tmp_path / "c" / "run" / CSV_NAME)["loss"]
     assert losses == read_csv_log(tmp_path / "a" / "run" / CSV_NAME)["loss"] and all(map(math.isfinite, losses))
+
+
+@pytest.mark.gpu
+def test_the_parts_on_cuda_with_fp16_autocast(tmp_path):
+    from svcnet.train.distributed import DistInfo
+
+    lp = loop(tmp_path, info=DistInfo(device=torch.device("cuda", 0)), amp="fp16")
+    result = by_parts(lp, 4)
+    assert result.completed and json.loads((tmp_path / "run" / RUN_NAME).read_text())["amp"] == "torch.float16"
+    assert json.loads((tmp_path / "run" / SUMMARY_NAME).read_text())["peak_memory"] == "CUDA max allocated"
+    assert all(torch.isfinite(v).all() for v in load_weights(tmp_path / "run" / "linear.pth").values())

@@ -331,11 +331,7 @@ class TrainLoop:
             torch.cuda.reset_peak_memory_stats(dev)
         state.start_timer()
         if info.is_main and s.progress:
-            from tqdm import tqdm
-
-            state.bar = tqdm(
-                total=s.iterations, initial=start, desc=self.title, unit="it", dynamic_ncols=True, mininterval=1.0
-            )
+            state.bar = self._progress_bar(start)
         return state
 
     def iteration(self, state: RunState, *batches: Any) -> None:
@@ -447,6 +443,13 @@ class TrainLoop:
         state.tb = TensorBoardLog(self.out / TB_DIR, resume_from=resume_from)
         if self.meta:
             state.tb.text("run", "\n\n".join(f"**{k}**: {v}" for k, v in self.meta.items()))
+
+    def _progress_bar(self, start: int) -> Any:
+        from tqdm import tqdm
+
+        return tqdm(
+            total=self.s.iterations, initial=start, desc=self.title, unit="it", dynamic_ncols=True, mininterval=1.0
+        )
 
     def _backward(self, state: RunState, batch: Any, parts: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Forward, NaN check and backward of one micro-batch (its loss divided by the ``parts`` micro-batches of
