@@ -11,6 +11,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
         || echo "note: could not install chromium; the browser test will be skipped" >&2
 fi
+# The SLURM test (tests/test_scaleout.py) runs a one-node cluster from Debian's packages; install them when we may.
+if ! command -v slurmctld >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+    && [ -z "${SVCNET_NO_APT:-}" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        slurmctld slurmd slurm-client munge) >/dev/null 2>&1 \
+        || echo "note: could not install SLURM; the SLURM test will be skipped" >&2
+fi
 # The training tests need ~5 GB of temporary disk at their peak (checkpoints of ~1 GB); say what there is.
 echo "temporary disk: $(df -h "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4 " free on " $6}')" >&2
 # Lint and format first (ruff, configured in pyproject.toml): a violation fails the run before any test.

@@ -230,7 +230,7 @@ def test_schema_choices_are_the_code_s_one_definition():
     assert _schema_enums(schema, "lightness", []) == [sorted(LIGHTNESS_CHOICES)]
     assert DEFAULT_LIGHTNESS in LIGHTNESS_CHOICES
     devices = _schema_enums(schema, "device", [])
-    assert len(devices) == 3 and all(enum == list(DEVICE_CHOICES) for enum in devices)
+    assert len(devices) == 4 and all(enum == list(DEVICE_CHOICES) for enum in devices)  # saliency train infer evaluate
     raw = base()
     configured = [raw["infer"]["lightness"], *(p.get("infer", {}).get("lightness") for p in raw["profiles"].values())]
     assert set(configured) - {None} <= set(LIGHTNESS_CHOICES)

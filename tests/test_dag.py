@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dvc_share import check_shared_cache
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -309,6 +310,8 @@ def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
         assert f"metrics/{TEST_PROFILE}_{method}.json" in shown
     plots = run(["dvc", "plots", "show", "--json"], clone).stdout
     assert "PSNR per video and method" in plots and f"results/{TEST_PROFILE}/evaluate/svcnet/per_frame.csv" in plots
+    metrics = [f"metrics/{TEST_PROFILE}_{m}.json" for m in (*METHODS, *OFFICIAL)]
+    check_shared_cache(clone, tmp_path, metrics, {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
     shutil.rmtree(clone)  # a few GB of training checkpoints
 
 

@@ -57,6 +57,8 @@ def report(tmp_path_factory) -> Path:
         assert main([*args, "--method", m, "--dataset", "demo", "--lpips-weights", str(root / "none.pth")]) == 2
         assert main([*args, "--method", m, "--dataset", "demo"]) == 0
     write_training_log(root / "train" / "cpnet" / "cpnet2", [0.5, 0.4] + [0.3] * 16 + [0.2, 0.1], curve=True)
+    batch = {"processes": 2, "batch_size": 4, "accumulation": 4, "global_batch": 32}  # as svcnet train writes it
+    (root / "train" / "cpnet" / "cpnet2" / "summary.json").write_text(json.dumps({"title": "CPNet", **batch}))
     write_training_log(root / "train" / "ssnet", [0.8, 0.6, 0.4])
     args = ["report", "--eval", str(root / "e_gray"), "--eval", str(root / "e_official_svcnet")]
     args += ["--out", str(root / "rep"), "--scribbles", str(root / "scribbles" / "gt")]
@@ -79,8 +81,8 @@ def write_training_log(folder: Path, losses: list[float], curve: bool = False) -
 def test_training_table_and_learning_curves(report, tmp_path):
     md = (report / "results.md").read_text()
     # first / last 10 % of 20 logged rows = 2 rows each: (0.5+0.4)/2 and (0.2+0.1)/2; 3 rows: 1 row each
-    assert "| cpnet2 | 20 | 0.4500 | 0.1500 | -66.7 % | 2 |" in md
-    assert "| ssnet | 3 | 0.8000 | 0.4000 | -50.0 % | 2 |" in md
+    assert "| cpnet2 | 20 | 32 = 4 x 2 x 4 | 0.4500 | 0.1500 | -66.7 % | 2 |" in md
+    assert "| ssnet | 3 | n/a | 0.8000 | 0.4000 | -50.0 % | 2 |" in md  # no summary.json: not finished
     assert (report / "plots" / "train_cpnet2.png").stat().st_size > 1000  # copied learning curve
     assert not (report / "plots" / "train_ssnet.png").exists()  # that run has no loss.png
     assert 'src="plots/train_cpnet2.png"' in (report / "index.html").read_text()

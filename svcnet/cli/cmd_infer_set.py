@@ -74,7 +74,9 @@ def register(app: typer.Typer) -> None:
             "--if-listed",
             help="Only when evaluate.methods of --config names METHOD; else record the skip in OUT/skipped.json.",
         ),
-        device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
+        device: str = typer.Option(
+            None, "--device", help="cpnet/svcnet: auto | cpu | cuda (default: infer.device of --config, else auto)."
+        ),
         force: bool = typer.Option(False, "--force", help="Redo clips whose finished output is already in OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     ) -> None:
@@ -98,13 +100,16 @@ def register(app: typer.Typer) -> None:
                 return
         clips = split_clips(split)
         work_size, configured_lightness, configured_edge = (256, 448), DEFAULT_LIGHTNESS, "mirror"
+        configured_device = "auto"
         if config:
             from svcnet.config import load_config
 
             cfg = load_config(config, profile)
             work_size = (cfg.data.height, cfg.data.width)
             configured_lightness = cfg.section("infer").get("lightness", DEFAULT_LIGHTNESS)
+            configured_device = cfg.section("infer").get("device") or "auto"
             configured_edge = cfg.section("infer").get("edge", "mirror")
+        device = device or configured_device
         if size is not None:
             from svcnet.cli.cmd_colorize import parse_size
 

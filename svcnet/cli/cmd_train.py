@@ -1,4 +1,5 @@
-"""``svcnet train cpnet|ssnet``: train SVCNet's networks (single process, or DDP under torchrun)."""
+"""``svcnet train cpnet|ssnet``: train SVCNet's networks (single process, or DDP under torchrun; with
+``train.processes`` > 1 the command starts torchrun itself)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import typer
 
 train_app = typer.Typer(
     help="Train CPNet (stage 1 images, stage 2 video frames) and SSNet (WARN warm-up, then joint "
-    "training on 7-frame windows).",
+    "training on 7-frame windows). train.processes > 1 runs them in that many processes (torchrun, started by the "
+    "command when it is not already under torchrun); train.<stage>.global_batch sets the batch of an optimiser step "
+    "(the rest by gradient accumulation).",
     no_args_is_help=True,
 )
 
@@ -26,16 +29,24 @@ _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress
 def _setup(config: list[Path] | None, profile: str | None, device: str | None):
     import logging
     import os
+    import sys
 
     import torch
 
     from svcnet.config import DEFAULT_CONFIG, load_config
     from svcnet.train.distributed import init_distributed
+    from svcnet.train.launch import relaunch_under_torchrun, under_torchrun
     from svcnet.train.settings import TrainSettings
 
     cfg = load_config(config or [DEFAULT_CONFIG], profile)
     ts = cfg.section_as("train", TrainSettings)
+    if ts.processes > 1 and not under_torchrun():
+        relaunch_under_torchrun(ts.processes, sys.argv[1:])
     info = init_distributed(device or ts.device)
+    if info.is_main and info.world_size != ts.processes:
+        logging.getLogger(__name__).info(
+            "%d process(es) (torchrun); train.processes is %d", info.world_size, ts.processes
+        )
     if info.device.type == "cpu" and "WORLD_SIZE" in os.environ:
         local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))

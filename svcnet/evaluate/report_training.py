@@ -1,4 +1,5 @@
-"""The training side of the report: each stage's learning curve (loss.png) and a summary row from its log.csv.
+"""The training side of the report: each stage's learning curve (loss.png) and a summary row from its log.csv and
+summary.json (the global batch: per-process batch x processes x gradient accumulation).
 
 A training folder is what ``svcnet train`` writes: ``log.csv`` (iteration, loss columns, it_per_s), ``loss.png``,
 ``summary.json``; a CPNet folder holds one such folder per stage (``cpnet1/``, ``cpnet2/``).
@@ -6,6 +7,7 @@ A training folder is what ``svcnet train`` writes: ``log.csv`` (iteration, loss 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,16 @@ from svcnet.errors import InputError
 
 LOG_NAME = "log.csv"
 CURVE_NAME = "loss.png"
-HEADER = ["Stage", "Iterations", "Loss, first 10 %", "Loss, last 10 %", "Change", "it/s (median)"]
+SUMMARY_NAME = "summary.json"
+HEADER = [
+    "Stage",
+    "Iterations",
+    "Global batch (per process x processes x accumulation)",
+    "Loss, first 10 %",
+    "Loss, last 10 %",
+    "Change",
+    "it/s (median)",
+]
 
 
 @dataclass(frozen=True)
@@ -26,12 +37,14 @@ class TrainingRun:
     loss_last: float  # the same over the last 10 %
     it_per_s: float
     curve: Path | None
+    batch: str = "n/a"  # "32 = 4 x 2 x 4" from summary.json; n/a for a run that has not finished
 
     def row(self) -> list[str]:
         change = (self.loss_last - self.loss_first) / self.loss_first if self.loss_first else float("nan")
         return [
             self.name,
             str(self.iterations),
+            self.batch,
             f"{self.loss_first:.4f}",
             f"{self.loss_last:.4f}",
             f"{100 * change:+.1f} %",
@@ -60,7 +73,17 @@ def load_training_run(folder: str | Path, name: str | None = None) -> TrainingRu
         float(df["loss"].iloc[-k:].mean()),
         float(speed),
         curve if curve.is_file() else None,
+        global_batch(folder),
     )
+
+
+def global_batch(folder: Path) -> str:
+    """``"G = B x P x A"`` from the folder's summary.json (a finished run), else ``n/a``."""
+    path = folder / SUMMARY_NAME
+    summary = json.loads(path.read_text()) if path.is_file() else {}
+    if "global_batch" not in summary:
+        return "n/a"
+    return f"{summary['global_batch']} = {summary['batch_size']} x {summary['processes']} x {summary['accumulation']}"
 
 
 def find_training_runs(root: str | Path) -> list[TrainingRun]:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ class LoopSettings:
 
     iterations: int
     batch_size: int = 1  # per process
+    accumulation: int = 1  # micro-batches per process and optimiser step (gradient accumulation)
     save_every: int = 0  # iterations between checkpoints (0: only at the end)
     log_every: int = 1
     lr_step: int = 0  # iterations between lr × lr_gamma (0: constant)
@@ -237,7 +238,11 @@ class TrainLoop:
         return it, ckpt
 
     def _loader(self, start: int) -> DataLoader:
-        sampler = IterationSampler(start, self.s.iterations, self.s.batch_size, self.info.world_size, self.info.rank)
+        """Micro-batches from iteration ``start`` on: ``accumulation`` per iteration, in global sample order."""
+        a = self.s.accumulation
+        sampler = IterationSampler(
+            start * a, self.s.iterations * a, self.s.batch_size, self.info.world_size, self.info.rank
+        )
         kw: dict[str, Any] = {}
         if self.s.num_workers > 0:
             kw.update(prefetch_factor=4, persistent_workers=False)
@@ -277,8 +282,8 @@ class TrainLoop:
         state = self.setup(resume)
         try:
             if state.it < state.stop:
-                for batch in self._loader(state.start):
-                    self.iteration(state, batch)
+                for batches in _groups(self._loader(state.start), self.s.accumulation):
+                    self.iteration(state, *batches)
                     if state.it >= state.stop:
                         break
         finally:
@@ -329,19 +334,21 @@ class TrainLoop:
             state.bar = self._progress_bar(start)
         return state
 
-    def iteration(self, state: RunState, batch: Any) -> None:
-        """One optimisation step on ``batch``: forward, NaN check, backward, optimiser and scheduler step; then the
-        log row and the checkpoint when they are due."""
-        s, dev = self.s, self.info.device
-        batch = to_device(batch, dev, state.channels_last)
-        autocast = torch.autocast(dev.type, dtype=state.dtype) if state.dtype is not None else contextlib.nullcontext()
-        with autocast:
-            losses = state.model(batch)
-        values = torch.stack([v.detach().float() for v in losses.values()])
-        finite = all_reduce_mean(torch.isfinite(values).all().float().reshape(1), self.info)
-        if float(finite) < 1.0:
-            self._diverged(state.it, losses)
-        lrs = self._optimise(state, losses["loss"])
+    def iteration(self, state: RunState, *batches: Any) -> None:
+        """One optimisation step on the micro-batches ``batches`` (``accumulation`` of them; their gradients are
+        averaged): forward, NaN check and backward of each, optimiser and scheduler step; then the log row (losses
+        averaged over the micro-batches) and the checkpoint when they are due."""
+        s = self.s
+        state.opt.zero_grad(set_to_none=True)
+        values = None
+        for k, batch in enumerate(batches):
+            last = k == len(batches) - 1
+            sync = contextlib.nullcontext() if last or not self.info.distributed else state.model.no_sync()
+            with sync:
+                losses, micro = self._backward(state, batch, len(batches))
+            values = micro if values is None else values + micro
+        values = values / len(batches)
+        lrs = self._optimise(state)
         state.it += 1
         if state.it % s.log_every == 0 or state.it == state.stop:
             self._log_row(state, list(losses), values, lrs)
@@ -405,8 +412,8 @@ class TrainLoop:
         s, info, opt = self.s, self.info, state.opt
         n_params = sum(p.numel() for g in opt.param_groups for p in g["params"])
         log.info(
-            "%s: %d trainable parameters in %s; iterations %d..%d, batch %d x %d process(es), device %s, "
-            "AMP %s, channels_last %s",
+            "%s: %d trainable parameters in %s; iterations %d..%d, batch %d x %d process(es) x %d accumulated, "
+            "device %s, AMP %s, channels_last %s",
             self.title,
             n_params,
             ", ".join(f"{g.get('name', i)} (lr {g['lr']:.3g})" for i, g in enumerate(opt.param_groups)),
@@ -414,6 +421,7 @@ class TrainLoop:
             s.iterations,
             s.batch_size,
             info.world_size,
+            s.accumulation,
             info.device,
             state.dtype or "off",
             state.channels_last,
@@ -422,6 +430,7 @@ class TrainLoop:
             "title": self.title,
             "settings": _plain(asdict(s)),
             "world_size": info.world_size,
+            **self._batch(),
             "device": str(info.device),
             "amp": str(state.dtype),
             "meta": _plain(self.meta),
@@ -442,11 +451,26 @@ class TrainLoop:
             total=self.s.iterations, initial=start, desc=self.title, unit="it", dynamic_ncols=True, mininterval=1.0
         )
 
-    def _optimise(self, state: RunState, loss: torch.Tensor) -> dict[str, float]:
-        """Backward, (clip,) optimiser and scheduler step; returns the learning rates this step used."""
+    def _backward(self, state: RunState, batch: Any, parts: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Forward, NaN check and backward of one micro-batch (its loss divided by the ``parts`` micro-batches of
+        the step, so the accumulated gradient is their mean); returns its losses and their detached values."""
+        dev = self.info.device
+        batch = to_device(batch, dev, state.channels_last)
+        autocast = torch.autocast(dev.type, dtype=state.dtype) if state.dtype is not None else contextlib.nullcontext()
+        with autocast:
+            losses = state.model(batch)
+        values = torch.stack([v.detach().float() for v in losses.values()])
+        finite = all_reduce_mean(torch.isfinite(values).all().float().reshape(1), self.info)
+        if float(finite) < 1.0:
+            self._diverged(state.it, losses)
+        loss = losses["loss"] / parts if parts > 1 else losses["loss"]
+        state.scaler.scale(loss).backward()
+        return losses, values
+
+    def _optimise(self, state: RunState) -> dict[str, float]:
+        """(Clip,) optimiser and scheduler step on the accumulated gradients; returns the learning rates this step
+        used."""
         opt, scaler = state.opt, state.scaler
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
         if self.s.grad_clip > 0:
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], self.s.grad_clip)
@@ -489,6 +513,7 @@ class TrainLoop:
             "it_per_s_this_run": round(result.it_per_s, 4),
             "peak_memory_mb": round(result.peak_memory_mb, 1),
             "peak_memory": memory_kind,
+            **self._batch(),
             "weights": {k: str(v) for k, v in result.weights.items()},
             "meta": _plain(self.meta),
         }
@@ -501,6 +526,16 @@ class TrainLoop:
             result.it_per_s,
             ", ".join(map(str, result.weights.values())),
         )
+
+    def _batch(self) -> dict[str, int]:
+        """The batch of an optimiser step: processes, per-process batch, accumulation and their product."""
+        s, world = self.s, self.info.world_size
+        return {
+            "processes": world,
+            "batch_size": s.batch_size,
+            "accumulation": s.accumulation,
+            "global_batch": s.batch_size * world * s.accumulation,
+        }
 
     def _fingerprint(self) -> str:
         """What must match for a resume to continue the same run: settings (run-only ones aside) and stage meta."""
@@ -521,6 +556,18 @@ class TrainLoop:
             "Lower the learning rate, turn AMP off (--amp off) or check the data, then run again "
             "(--resume continues from that checkpoint)"
         )
+
+
+def _groups(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items (the last one shorter when the items run out)."""
+    group: list[Any] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def peak_memory_mb(dev: torch.device) -> tuple[float, str]:

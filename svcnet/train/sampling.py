@@ -2,7 +2,9 @@
 
 Iteration ``i`` of a job with ``world`` processes and per-process batch ``B`` uses the global samples
 ``i·B·world + rank·B + j`` (j < B), so an uninterrupted run, a resumed run and runs with other worker counts draw the
-same data, and a 2-process run sees exactly the samples of a 1-process run with batch 2·B.
+same data, and a 2-process run sees exactly the samples of a 1-process run with batch 2·B. With gradient
+accumulation the loop counts micro-steps here (``accumulation`` per optimiser step), so a 1-process run accumulating
+2 micro-batches of B also sees those samples, in the same optimiser steps.
 """
 
 from __future__ import annotations

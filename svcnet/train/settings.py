@@ -41,6 +41,7 @@ class StageSettings:
     unit: str = "iteration"
     duration: int = 0  # 0 = skip the stage
     batch_size: int = 1  # per process
+    global_batch: int = 0  # samples per optimiser step over all processes (0 = batch_size x processes)
     size: tuple[int, ...] = (256, 448)  # network input H, W
     crop: tuple[int, ...] = ()  # region (H, W) cut from each packed frame before resizing to `size`; () = whole frame
     lr: float = 1e-4  # CPNet lr (cpnet1/cpnet2), WARN lr (warn), SSNet lr (ssnet)
@@ -66,6 +67,7 @@ class StageSettings:
 class TrainSettings:
     """The whole ``train:`` section."""
 
+    processes: int = 1  # training processes the DAG launches on one node (torchrun; one per GPU)
     device: str = "auto"
     amp: str = "auto"
     channels_last: bool = True
@@ -93,3 +95,32 @@ def to_iterations(stage: StageSettings, value: int, n_items: int, global_batch: 
     if stage.unit == "epoch":
         return int(value) * max(1, math.ceil(n_items / global_batch))
     raise ConfigError(f"train: unit must be 'epoch' or 'iteration', not {stage.unit!r}")
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a stage's global batch is made: ``batch_size`` per process x ``processes`` x ``accumulation``
+    micro-batches (gradient accumulation) per optimiser step."""
+
+    batch_size: int
+    processes: int
+    accumulation: int
+
+    @property
+    def global_batch(self) -> int:
+        return self.batch_size * self.processes * self.accumulation
+
+
+def batch_plan(name: str, stage: StageSettings, processes: int) -> BatchPlan:
+    """The batch plan of stage ``name`` run by ``processes`` processes: ``global_batch`` (0: one micro-batch per
+    process) divided by ``batch_size`` x ``processes`` gives the accumulation; ConfigError when it does not divide."""
+    per_step = stage.batch_size * processes
+    if stage.global_batch <= 0:
+        return BatchPlan(stage.batch_size, processes, 1)
+    if stage.global_batch % per_step:
+        raise ConfigError(
+            f"train.{name}.global_batch is {stage.global_batch}, not a multiple of batch_size {stage.batch_size} x "
+            f"{processes} process(es) = {per_step}: set train.processes or train.{name}.batch_size so that their "
+            "product divides the global batch (the rest is made by gradient accumulation)"
+        )
+    return BatchPlan(stage.batch_size, processes, stage.global_batch // per_step)

@@ -20,18 +20,31 @@ from svcnet.train.distributed import DistInfo
 from svcnet.train.init_weights import load_into, official_normal_init, resolve_init
 from svcnet.train.loop import LoopSettings, TrainLoop, TrainResult
 from svcnet.train.rng import seed_everything
-from svcnet.train.settings import StageSettings, TrainSettings, to_iterations
+from svcnet.train.settings import StageSettings, TrainSettings, batch_plan, to_iterations
 
 log = logging.getLogger(__name__)
 
 
-def loop_settings(ts: TrainSettings, st: StageSettings, n_items: int, info: DistInfo, **overrides: Any) -> LoopSettings:
-    """The loop's iteration-based settings of stage ``st`` (epochs converted with the global batch)."""
-    gb = st.batch_size * info.world_size
-    conv = lambda v: to_iterations(st, v, n_items, gb)  # noqa: E731
+def loop_settings(
+    ts: TrainSettings, st: StageSettings, n_items: int, info: DistInfo, name: str = "stage", **overrides: Any
+) -> LoopSettings:
+    """The loop's iteration-based settings of stage ``st`` (``train.<name>``): an iteration is one optimiser step on
+    the global batch (batch per process x processes x accumulation), epochs are converted with it."""
+    plan = batch_plan(name, st, info.world_size)
+    if info.is_main and plan.accumulation > 1:
+        log.info(
+            "%s: global batch %d = %d per process x %d process(es) x %d accumulated micro-batches",
+            name,
+            plan.global_batch,
+            plan.batch_size,
+            plan.processes,
+            plan.accumulation,
+        )
+    conv = lambda v: to_iterations(st, v, n_items, plan.global_batch)  # noqa: E731
     s = LoopSettings(
         iterations=conv(st.duration),
         batch_size=st.batch_size,
+        accumulation=plan.accumulation,
         save_every=conv(st.save_every),
         log_every=max(1, st.log_every),
         lr_step=conv(st.lr_step),
@@ -125,7 +138,7 @@ def train_cpnet_stage(
     seed_everything(ts.seed)  # the same initial weights in every process and run
     net = build_cpnet(ts, start_from, stage)
     step = CPNetTrainStep(net, lr=st.lr, lambda_l1=st.lambda_l1, lambda_seg=lambda_seg)
-    ls = loop_settings(ts, st, len(ds), info, **overrides)
+    ls = loop_settings(ts, st, len(ds), info, stage, **overrides)
     title = f"CPNet {'stage 1 (images)' if stage == 'cpnet1' else 'stage 2 (video frames)'}"
     meta = {
         "stage": stage,
@@ -298,7 +311,7 @@ def train_ssnet(
     )
     if flow_fn is not None:
         step.pwc = flow_fn.net  # moved to the device with the step; not saved, not trained
-    ls = loop_settings(ts, st, len(ds), info, **overrides)
+    ls = loop_settings(ts, st, len(ds), info, "ssnet", **overrides)
     meta = {
         "stage": "ssnet",
         "data": str(data),
@@ -373,7 +386,7 @@ def train_warn(
     step = WarnWarmupStep(warn, lr=st.lr, mask_para=st.mask_para, flow_fn=flow_fn)
     if flow_fn is not None:
         step.pwc = flow_fn.net
-    ls = loop_settings(ts, st, len(ds), info, **overrides)
+    ls = loop_settings(ts, st, len(ds), info, "warn", **overrides)
     meta = {
         "stage": "warn",
         "data": str(data),

@@ -12,6 +12,8 @@ from svcnet.config import build, resolve
 from svcnet.data.testsets import planned_clips
 from svcnet.preflight import required_inputs
 from svcnet.sources import registry_ref
+from svcnet.gpus import dag_gpus
+from svcnet.train.launch import launcher
 
 # --config on the command line may choose the profile and allow_missing only: `svcnet` commands read the config files
 # themselves (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
@@ -39,6 +41,14 @@ _files += [os.path.relpath(f) if not os.path.relpath(f).startswith("..") else f 
 SVCNET_CONFIG = " ".join(f"--config {f}" for f in _files) + f" --profile {PROFILE}"
 # Software environment of all rules with --use-conda (a path relative to the rule files).
 SVCNET_ENV = "../envs/svcnet.yaml"
+
+# GPUs a job may use, per kind (resources: gpu=...; none where the stage's device is cpu), and the start of the
+# training command (svcnet, or torchrun for train.processes > 1).
+GPUS = dag_gpus(CFG)
+TRAIN_LAUNCHER = launcher(CFG["train"]["processes"])
+# Threads of a job that takes the whole machine (training): --cores of a local run; under a cluster executor, where
+# --cores is not set, 1 (the profile's cpus_per_task sizes the job).
+ALL_CORES = workflow.resource_settings.cores or 1
 
 DATA = f"data/{PROFILE}"
 RESULTS = f"results/{PROFILE}"

@@ -19,6 +19,8 @@ rule evaluate:
         f"{LOGS}/evaluate_{{method}}.log",
     wildcard_constraints:
         method="|".join(METHOD_STAGES),
+    resources:
+        gpu=GPUS["evaluate"],
     conda:
         SVCNET_ENV
     shell:

@@ -42,14 +42,17 @@ rule colorize:
         size=f"{CFG['data']['height']}x{CFG['data']['width']}",
         lightness=" ".join(f"--lightness {v}" for v in [CFG.get("infer", {}).get("lightness")] if v),
         edge=CFG.get("infer", {}).get("edge", "mirror"),
+        device=CFG.get("infer", {}).get("device", "auto"),
     log:
         f"{LOGS}/infer/{{method}}/{{clip}}.log",
     wildcard_constraints:
         method="|".join(NETWORK_METHODS),
         clip=CLIP_ID,
+    resources:
+        gpu=GPUS["colorize"],
     conda:
         SVCNET_ENV
     shell:
         "svcnet colorize {input.frames}/{wildcards.clip}/frames --scribbles {input.scribbles} "
         "--method {params.network} {params.weights} --size {params.size} {params.lightness} "
-        "--edge {params.edge} --out {output} --quiet > {log} 2>&1"
+        "--edge {params.edge} --device {params.device} --out {output} --quiet > {log} 2>&1"

@@ -35,6 +35,8 @@ rule saliency:
     wildcard_constraints:
         split="train|eval",
         clip=CLIP_ID,
+    resources:
+        gpu=GPUS["saliency"],
     conda:
         SVCNET_ENV
     shell:

@@ -3,7 +3,8 @@
 # Outputs: results/<profile>/train/{cpnet,ssnet}/ (weights in the official layout, log.csv, loss.png, tensorboard/).
 # Checkpoints live in <out>/<stage>/checkpoints/ (not declared outputs), so a re-run after an interruption resumes
 # (--resume continues only when the settings are unchanged; otherwise training starts over).
-# GPU rules declare resources gpu=1 (limit with `--resources gpu=N`; on SLURM, map it to your GPU request).
+# train.processes > 1 launches the command with torchrun; the rules request one GPU per process (none when
+# train.device is cpu): limit with `--resources gpu=N`; the SLURM profile turns it into a GPU request.
 
 
 rule train_cpnet:
@@ -14,6 +15,7 @@ rule train_cpnet:
         weights=TRAINED_CPNET2,
     params:
         config=SVCNET_CONFIG,
+        launcher=TRAIN_LAUNCHER,
         out=lambda w, output: os.path.dirname(output.weights),
         settings=settings(
             ("train", "init"), ("train", "scribbles"), ("train", "cpnet1"), ("train", "cpnet2"), ("train", "seed"),
@@ -21,13 +23,13 @@ rule train_cpnet:
         ),
     log:
         f"{LOGS}/train_cpnet.log",
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
-        gpu=1,
+        gpu=GPUS["train"],
     conda:
         SVCNET_ENV
     shell:
-        "svcnet train cpnet --data {input.data} --out {params.out} {params.config} --resume --no-progress "
+        "{params.launcher} train cpnet --data {input.data} --out {params.out} {params.config} --resume --no-progress "
         "> {log} 2>&1"
 
 
@@ -42,6 +44,7 @@ rule train_ssnet:
         curve=TRAINED_SSNET_CURVE,
     params:
         config=SVCNET_CONFIG,
+        launcher=TRAIN_LAUNCHER,
         out=lambda w, output: os.path.dirname(output.ssnet),
         settings=settings(
             ("train", "init"), ("train", "scribbles"), ("train", "warn"), ("train", "ssnet"), ("train", "seed"),
@@ -50,13 +53,13 @@ rule train_ssnet:
         ),
     log:
         f"{LOGS}/train_ssnet.log",
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
-        gpu=1,
+        gpu=GPUS["train"],
     conda:
         SVCNET_ENV
     shell:
-        "svcnet train ssnet --data {input.data} --cpnet {input.cpnet} --out {params.out} {params.config} --resume "
+        "{params.launcher} train ssnet --data {input.data} --cpnet {input.cpnet} --out {params.out} {params.config} --resume "
         "--no-progress > {log} 2>&1"
 
 
