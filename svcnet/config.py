@@ -36,13 +36,14 @@ T = TypeVar("T")
 # -------------------------------------------------------------------------------------------------------- dataclasses
 @dataclasses.dataclass(frozen=True)
 class ClipSetConfig:
-    """Which clips one split uses: a source, optional folder, sequence list and frame cap."""
+    """Which clips one split uses: a source, optional folder, sequence list, frame cap and seg-target folder."""
 
     source: str
     root: str | None = None
     split: str | None = None
     sequences: tuple[str, ...] = ()
     max_frames: int = 0
+    seg: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -301,6 +301,36 @@ def get_source(name: str) -> Source:
     return sources[key]
 
 
+REGISTRY_PREFIX = "registry:"
+
+
+def registry_ref(value: object) -> str | None:
+    """The registry name of a config value ``registry:<name>`` (normalised), else None."""
+    if isinstance(value, str) and value.startswith(REGISTRY_PREFIX):
+        return normalise_name(value[len(REGISTRY_PREFIX) :])
+    return None
+
+
+def registry_place(source: Source, fetch_root: str | os.PathLike = ".") -> Path:
+    """Where ``svcnet fetch`` puts ``source`` under ``fetch_root``: ``unpack.into[/unpack.folder]`` for archives,
+    ``dest`` for files."""
+    if source.unpack is None:
+        return source.dest_path(fetch_root)
+    into = source.unpack_path(fetch_root)
+    return into / source.unpack.folder if source.unpack.folder else into
+
+
+def resolve_registry_path(value: str | os.PathLike, fetch_root: str | os.PathLike = ".") -> Path:
+    """A configured folder or file: ``registry:<name>`` is the place ``svcnet fetch <name>`` puts that entry under
+    ``fetch_root`` (see :func:`registry_place`); any other value is a path, returned as given."""
+    name = registry_ref(value)
+    if name is None:
+        return Path(value)
+    if not name:
+        raise SvcnetError(f"{value!r}: name a registry entry after `{REGISTRY_PREFIX}` (see `svcnet fetch --list`)")
+    return registry_place(get_source(name), fetch_root)
+
+
 # ------------------------------------------------------------------------------------------------------ checksums
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
 

@@ -48,11 +48,34 @@ def test_default_config_loads_with_demo_profile():
 
 
 def test_profile_argument_overrides_file_and_merges_key_by_key():
-    cfg = load_config(CONFIG, profile="paper")
-    assert cfg.profile == "paper"
+    cfg = load_config(CONFIG, profile="davis2017")
+    assert cfg.profile == "davis2017"
     assert cfg.data.train == ClipSetConfig(source="davis2017", root=None, split="train", sequences=(), max_frames=0)
     assert cfg.data.eval.split == "val"
     assert cfg.data.height == 256  # untouched defaults survive the merge
+
+
+def test_paper_profile_reads_the_svcnet_releases_by_registry_name():
+    cfg = load_config(CONFIG, profile="paper")
+    assert cfg.data.train == ClipSetConfig(
+        source="svcnet_davis_videvo_train",
+        root="registry:svcnet_davis_videvo_train_jpg",
+        seg="registry:svcnet_davis_videvo_train_seg_saliency",
+    )
+    assert cfg.data.eval == ClipSetConfig(source="svcnet_davis_videvo_val", root="registry:svcnet_davis_videvo_val_jpg")
+    assert cfg.section("evaluate")["methods"] == (
+        "gray",
+        "levin",
+        "official_cpnet",
+        "official_svcnet",
+        "cpnet",
+        "svcnet",
+    )
+    cpnet1 = cfg.section("train")["cpnet1"]
+    assert (cpnet1["images"], cpnet1["image_saliency"]) == (
+        "registry:svcnet_imagenet_train_jpg",
+        "registry:svcnet_imagenet_train_saliency",
+    )
 
 
 def test_config_is_frozen():
@@ -97,7 +120,7 @@ def test_profile_that_breaks_the_schema_is_reported_with_its_name(tmp_path):
 
 def test_unknown_profile_lists_the_known_ones():
     with pytest.raises(
-        ConfigError, match=r"profile 'nope' is not defined under `profiles` \(known: demo, paper, small\)"
+        ConfigError, match=r"profile 'nope' is not defined under `profiles` \(known: davis2017, demo, paper, small\)"
     ):
         load_config(CONFIG, profile="nope")
 

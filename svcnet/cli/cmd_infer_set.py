@@ -10,13 +10,16 @@ from svcnet.errors import InputError
 
 BASELINES = ("gray", "levin")
 NETWORKS = ("cpnet", "svcnet")
+OFFICIAL = {"official_cpnet": "cpnet", "official_svcnet": "svcnet"}  # released weights, registry cpnet / ssnet
 
 
 def split_clips(root: Path) -> list[str]:
-    """Clip names of a prepared split ``root/<clip>/frames/``, in name order."""
+    """Clip ids of a prepared split ``root/<clip>/frames/`` or ``root/<tag>/<clip>/frames/``, in name order."""
+    from svcnet.data.clips import clip_ids
+
     if not root.is_dir():
         raise InputError(f"{root} is not a folder; give a prepared split (svcnet prepare --out ...)")
-    clips = sorted(p.name for p in root.iterdir() if (p / "frames").is_dir())
+    clips = [c for c in clip_ids(root) if (root / c / "frames").is_dir()]
     if not clips:
         raise InputError(f"{root} holds no clip (<clip>/frames/); give a prepared split (svcnet prepare --out ...)")
     return clips
@@ -26,7 +29,13 @@ def register(app: typer.Typer) -> None:
     @app.command("infer-set")
     def infer_set_cmd(
         split: Path = typer.Argument(..., help="Prepared split: <clip>/frames/*.png (e.g. data/demo/eval)."),
-        method: str = typer.Option(..., "--method", "-m", help="gray | levin | cpnet | svcnet."),
+        method: str = typer.Option(
+            ...,
+            "--method",
+            "-m",
+            help="gray | levin | cpnet | svcnet | official_cpnet | official_svcnet (the released weights under "
+            "--weights, default weights/).",
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Output root: <clip>/ in the `svcnet colorize` layout."),
         scribbles: Path = typer.Option(
             None,
@@ -59,8 +68,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run METHOD on every clip of SPLIT into OUT/<clip>/, exactly as one `svcnet baseline` / `svcnet colorize`
         per clip (the Snakemake jobs) would; finished clips are skipped."""
-        if method not in BASELINES + NETWORKS:
-            raise InputError(f"unknown method {method!r}; choose one of {', '.join(BASELINES + NETWORKS)}")
+        if method not in (*BASELINES, *NETWORKS, *OFFICIAL):
+            raise InputError(
+                f"unknown method {method!r}; choose one of {', '.join((*BASELINES, *NETWORKS, *OFFICIAL))}"
+            )
+        if method in OFFICIAL and (cpnet is not None or ssnet is not None):
+            raise InputError(f"--method {method} uses the released weights (--weights); drop --cpnet / --ssnet")
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
         clips = split_clips(split)
@@ -101,7 +114,11 @@ def register(app: typer.Typer) -> None:
 
                 torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
                 request = ColorizeRequest(
-                    input=str(frames), scribbles=clip_scribbles, method=method, work_size=work_size, lightness=lightness
+                    input=str(frames),
+                    scribbles=clip_scribbles,
+                    method=OFFICIAL.get(method, method),
+                    work_size=work_size,
+                    lightness=lightness,
                 )
                 opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
                 colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)

@@ -5,7 +5,9 @@ Accepted layouts of a clip set folder ``root``:
 * ``root/<clip>/frames/*.jpg|png`` with optional ``root/<clip>/masks/*.png`` and ``root/<clip>/saliency/*.png``;
 * the flat layout ``root/<clip>/*.jpg`` (maps, if any, in ``root/<clip>/masks/`` ...);
 * the official DAVIS layout ``root/JPEGImages/480p/<clip>/`` + ``root/Annotations/480p/<clip>/`` (masks);
-* a single clip: ``root/frames/`` or images directly in ``root``.
+* a single clip: ``root/frames/`` or images directly in ``root``;
+* one level of test-set tags, ``root/<tag>/<clip>/...`` (a tag folder holds clip folders, no images): the clip is named
+  by its id ``"<tag>/<clip>"`` (the DAVIS-Videvo validation release: tags ``DAVIS`` and ``videvo``).
 
 A map file belongs to the frame with the same stem (``masks/00012.png`` ↔ ``frames/00012.jpg``); a map folder must
 cover every frame. Problems raise :class:`~svcnet.errors.InputError` naming the file or folder.
@@ -131,9 +133,27 @@ def _clip_folders(root: Path) -> list[tuple[str, Path, dict[str, Path]]]:
     if davis.is_dir():
         ann = root / "Annotations" / "480p"
         return [(d.name, d, {"masks": ann / d.name}) for d in _subdirs(davis)]
-    if (root / FRAMES_DIR).is_dir() or _has_images(root):
+    if _is_clip_dir(root):
         return [entry(root.name, root)]
-    return [entry(d.name, d) for d in _subdirs(root)]
+    out = []
+    for d in _subdirs(root):
+        inner = _subdirs(d) if not _is_clip_dir(d) else []
+        if inner and any(_is_clip_dir(c) for c in inner):
+            out.extend(entry(f"{d.name}/{c.name}", c) for c in inner)
+        else:
+            out.append(entry(d.name, d))
+    return out
+
+
+def _is_clip_dir(folder: Path) -> bool:
+    """A folder holding one clip: a ``frames/`` folder or images directly in it."""
+    return (folder / FRAMES_DIR).is_dir() or _has_images(folder)
+
+
+def clip_ids(root: str | os.PathLike) -> list[str]:
+    """The clip ids under ``root`` (any layout above) without reading a frame; empty when ``root`` does not exist."""
+    root = Path(root)
+    return [name for name, _, _ in _clip_folders(root)] if root.is_dir() else []
 
 
 def discover_clips(

@@ -11,6 +11,7 @@ from svcnet.config import DEFAULT_CONFIG
 from svcnet.evaluate.runner import EvaluateOptions
 
 METHODS = ("gray", "levin", "cpnet", "svcnet")
+OFFICIAL_METHODS = ("official_cpnet", "official_svcnet")  # the released CPNet / CPNet + SSNet (registry cpnet, ssnet)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """``svcnet saliency``: one saliency map per frame, the CPNet seg-head target (spec §3.1–3.3, §4.1).
 
-Methods: ``pfan`` (the PFAN network, needs the ``pfan`` weights of the source registry), ``masks`` (the dataset's
-object masks, as the official DAVIS+Videvo "fusion" folder uses DAVIS ground truth), ``spectral_residual`` /
-``fine_grained`` (weight-free OpenCV saliency), and ``auto``: PFAN when its weights are there, else the clip's
-masks when it has them, else the classical ``fallback``. Which method made each clip's maps, and why, is written to
-``out/<clip>/metadata.json`` and logged.
+Methods: ``release`` (the clip's own prepared saliency maps: a release's seg targets, such as the DAVIS-Videvo fusion
+folder of DAVIS masks and PFAN saliency, which ``svcnet prepare`` stores as the clip's ``saliency`` maps), ``pfan``
+(the PFAN network, needs the ``pfan`` weights of the source registry), ``masks`` (the dataset's object masks, as the
+official DAVIS+Videvo "fusion" folder uses DAVIS ground truth), ``spectral_residual`` / ``fine_grained`` (weight-free
+OpenCV saliency), and ``auto``: the release maps when the clip has them, else PFAN when its weights are there, else the
+clip's masks when it has them, else the classical ``fallback``. Which method made each clip's maps, and why, is
+written to ``out/<clip>/metadata.json`` and logged.
 
 Output: ``out/<clip>/<frame>.png`` (uint8, same size and names as the frames), the layout ``svcnet pack --map
 saliency=out`` reads. Each clip folder appears atomically after all its frames were read; a clip already done with
@@ -31,7 +33,7 @@ from svcnet.saliency.classical import METHODS as CLASSICAL
 
 log = logging.getLogger(__name__)
 
-METHODS = ("auto", "pfan", "masks", *CLASSICAL)
+METHODS = ("auto", "release", "pfan", "masks", *CLASSICAL)
 METADATA = "metadata.json"
 
 
@@ -72,6 +74,8 @@ def choose_method(settings: SaliencySettings, clip: Clip, pfan_path: Path | None
     """(method, reason) for one clip."""
     if settings.method != "auto":
         return settings.method, f"method {settings.method} requested"
+    if "saliency" in clip.maps:
+        return "release", "auto: the clip's prepared seg/saliency maps (the data release's seg targets)"
     if pfan_path is not None:
         return "pfan", "auto: PFAN weights found"
     if "masks" in clip.maps:
@@ -89,6 +93,10 @@ def _device(name: str):
 
 def clip_maps(clip: Clip, method: str, settings: SaliencySettings, net=None) -> list[np.ndarray]:
     """The uint8 saliency maps of a clip's frames with ``method``."""
+    if method == "release":
+        if "saliency" not in clip.maps:
+            raise SvcnetError(f"clip {clip.name!r} has no prepared saliency maps; use another saliency method")
+        return [read_mask(p) for p in clip.maps["saliency"]]
     if method == "masks":
         if "masks" not in clip.maps:
             raise SvcnetError(f"clip {clip.name!r} has no masks folder; use another saliency method")
@@ -172,7 +180,7 @@ def run_saliency(
     settings.check()
     found = discover_clips(clips_dir, sequences=list(clips), check_all=True)
     pfan_path, why = (None, "")
-    if settings.method in ("auto", "pfan"):
+    if settings.method == "pfan" or (settings.method == "auto" and any("saliency" not in c.maps for c in found)):
         pfan_path, why = find_pfan_weights(settings, required=settings.method == "pfan")
         if pfan_path is None:
             log.warning("saliency: %s; using the fallback (dataset masks, else %s)", why, settings.fallback)

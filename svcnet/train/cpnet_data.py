@@ -64,6 +64,8 @@ class CPNetImages(Dataset):
         elif self.source.is_dir():
             self.items = sorted(p for p in self.source.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
             self.saliency_root = Path(saliency_root) if saliency_root and seg != "none" else None
+            if self.saliency_root is not None and not self.saliency_root.is_dir():
+                raise InputError(f"saliency folder not found: {self.saliency_root} (the seg targets of {self.source})")
         else:
             raise InputError(
                 f"training images not found: {self.source} (give a packed .lmdb folder or an image folder)"
@@ -82,6 +84,14 @@ class CPNetImages(Dataset):
             return 1.0 if getattr(self, "saliency_root", None) else 0.0
         return sum(self.seg_kind[c] is not None for c, _ in self.items) / len(self.items)
 
+    def _saliency_file(self, image: Path) -> Path:
+        """The saliency map of an image: the same relative path under the saliency folder (or with .png)."""
+        cand = self.saliency_root / image.relative_to(self.source)
+        for path in (cand, cand.with_suffix(".png")):
+            if path.is_file():
+                return path
+        raise InputError(f"no saliency map for {image}: expected {cand} (same relative path as the image)")
+
     def _load(self, item: Any) -> tuple[np.ndarray, np.ndarray | None]:
         if self.reader is not None:
             clip, idx = item
@@ -91,8 +101,7 @@ class CPNetImages(Dataset):
 
         seg = None
         if self.saliency_root is not None:
-            cand = self.saliency_root / item.relative_to(self.source)
-            seg = read_mask(cand) if cand.is_file() else None
+            seg = read_mask(self._saliency_file(item))
         return read_rgb(item), seg
 
     def __getitem__(self, n: int) -> dict[str, torch.Tensor]:

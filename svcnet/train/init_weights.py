@@ -29,14 +29,17 @@ def official_normal_init(module: nn.Module, std: float = 0.02) -> None:
 
 def resolve_init(name: str, value: str | None) -> Path | None:
     """The file of init entry ``name``: None when not given; ``registry`` = the verified registry file
-    (``weights/<file>``, svcnet.sources); any other value is a path (must exist; not checksum-verified, so own
+    (``weights/<file>``, svcnet.sources); ``registry:<entry>`` = the verified file of that registry entry where
+    ``svcnet fetch`` puts it; any other value is a path (must exist; not checksum-verified, so own
     checkpoints work)."""
     if value is None or value == "":
         return None
-    from svcnet.sources import resolve_weight
+    from svcnet.sources import registry_ref, resolve_registry_path, resolve_weight
 
     if value == REGISTRY:
         return resolve_weight(name)
+    if registry_ref(value):  # registry:<entry>: that entry's verified file where `svcnet fetch` puts it
+        return resolve_weight(registry_ref(value), path=resolve_registry_path(value))
     path = Path(value)
     if not path.is_file():
         raise CheckpointError(

@@ -74,6 +74,20 @@ def build_cpnet(ts: TrainSettings, start_from: Path | None, what: str) -> torch.
     return net
 
 
+def configured_folder(key: str, value: str, needed_by: str = "") -> Path:
+    """The existing folder of config value ``key`` (a path or ``registry:<name>``); InputError naming the key, the
+    folder and how to get it when it is missing."""
+    from svcnet.sources import get_source, registry_ref, resolve_registry_path
+
+    path = resolve_registry_path(value)
+    if path.is_dir():
+        return path
+    name = registry_ref(value)
+    hint = f" To get it: {get_source(name).how_to_get()}" if name else ""
+    why = f" ({needed_by} needs it; or set seg_target: none)" if needed_by else ""
+    raise InputError(f"{key}: folder not found: {path}{why}.{hint}")
+
+
 def train_cpnet_stage(
     ts: TrainSettings,
     stage: str,
@@ -90,7 +104,11 @@ def train_cpnet_stage(
     from svcnet.train.scribble_fns import image_scribble_fn
 
     st = ts.stage(stage)
-    source = Path(st.images) if stage == "cpnet1" and st.images else data
+    images = stage == "cpnet1" and bool(st.images)
+    source = configured_folder(f"train.{stage}.images", st.images) if images else data
+    saliency = None
+    if images and st.image_saliency and st.seg_target != "none" and st.lambda_seg > 0:
+        saliency = configured_folder(f"train.{stage}.image_saliency", st.image_saliency, "the seg loss (lambda_seg)")
     ds = CPNetImages(
         source,
         st.size,
@@ -98,7 +116,7 @@ def train_cpnet_stage(
         seed=ts.seed,
         crop=st.crop,
         seg=st.seg_target,
-        saliency_root=st.image_saliency,
+        saliency_root=saliency,
     )
     lambda_seg = st.lambda_seg
     if lambda_seg > 0 and ds.seg_coverage == 0:
