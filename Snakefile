@@ -6,10 +6,9 @@
 #   snakemake --cores all --config profile=paper  # another profile (other keys: edit config/config.yaml or
 #                                                 # pass --configfile my.yaml, merged over it)
 #   snakemake --profile workflow/profiles/slurm   # on a SLURM cluster
-# Adding a stage: a new workflow/rules/<stage>.smk (included automatically, in name order, after common.smk) whose
-# rules call `svcnet <cmd>`, declare `log:`, and append their final outputs to TARGETS.
-from pathlib import Path
-
+# Adding a stage: a new workflow/rules/<stage>.smk, included below in DAG order, whose rules call `svcnet <cmd>`,
+# declare `log:`, and append their final outputs to TARGETS. A rule file uses only common.smk and its own definitions:
+# a path that one rule file writes and another reads is named in common.smk.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -26,10 +25,14 @@ include: "workflow/rules/common.smk"
 validate(config, "workflow/schemas/config.schema.yaml", set_default=False)
 
 
-for _rules in sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")):
-    if _rules.name != "common.smk":
-
-        include: _rules
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/saliency.smk"
+include: "workflow/rules/pack.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/scribbles.smk"
+include: "workflow/rules/infer.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -35,12 +35,27 @@ SPLITS = ("train", "eval")
 # Final outputs built by `rule all` (Snakefile); each rule file appends its own.
 TARGETS = []
 
-# Per-frame maps packed into the lmdb with the frames: kind -> function(split) -> folder laid out
-# <clip>/<frame>.png. A stage that makes such maps (e.g. saliency) registers itself here.
-PACK_MAPS = {}
-# What such a folder is built from when a stage writes it one clip at a time: kind -> function(split) -> list of
-# the job outputs that make it (default: the folder itself).
-PACK_MAP_INPUTS = {}
+# Paths written by the jobs of one rule file and read by another are named here, so that each rule file depends
+# only on this file and its own definitions. Trained weights (train.smk -> infer.smk, report.smk):
+TRAINED_CPNET2 = f"{RESULTS}/train/cpnet/cpnet.pth"  # stage-2 CPNet (train_cpnet)
+TRAINED_SSNET = f"{RESULTS}/train/ssnet/ssnet.pth"  # SSNet (train_ssnet)
+TRAINED_CPNET = f"{RESULTS}/train/ssnet/cpnet.pth"  # the CPNet fine-tuned jointly with SSNet (train_ssnet)
+TRAINED_SSNET_CURVE = f"{RESULTS}/train/ssnet/loss.png"  # written last by train_ssnet
+
+
+def saliency_dir(split):
+    """Saliency maps of a split (saliency.smk), <clip>/<frame>.png, packed into the lmdb with the frames (pack.smk)."""
+    return f"{DATA}/saliency/{split}"
+
+
+def pack_maps(split):
+    """Per-frame maps packed into the lmdb with the frames: {kind: folder laid out <clip>/<frame>.png}."""
+    return {"saliency": saliency_dir(split)}
+
+
+def pack_map_inputs(split):
+    """The job outputs the pack_maps folders are made of (saliency: one folder per clip, one job each)."""
+    return [f"{saliency_dir(split)}/{c}" for c in split_clips(split)]
 
 
 def settings(*parts):
@@ -112,9 +127,9 @@ def training_shown():
     methods = eval_methods()
     runs = []
     if {"cpnet", "svcnet"} & set(methods):
-        runs.append((f"{RESULTS}/train/cpnet", rules.train_cpnet.output.weights))
+        runs.append((os.path.dirname(TRAINED_CPNET2), TRAINED_CPNET2))
     if "svcnet" in methods:
-        runs.append((f"{RESULTS}/train/ssnet", rules.train_ssnet.output.curve))
+        runs.append((os.path.dirname(TRAINED_SSNET), TRAINED_SSNET_CURVE))
     return runs
 
 
@@ -122,5 +137,5 @@ def trained_weights(method):
     """Checkpoints `svcnet colorize --method cpnet|svcnet` runs with, as {option: file}: cpnet = the stage-2 CPNet
     (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet)."""
     if method == "cpnet":
-        return {"cpnet": rules.train_cpnet.output.weights}
+        return {"cpnet": TRAINED_CPNET2}
     return {"cpnet": TRAINED_CPNET, "ssnet": TRAINED_SSNET}

@@ -1,17 +1,17 @@
-# Pack the training clips (frames + masks + registered maps such as saliency) into data/<profile>/train.lmdb.
+# Pack the training clips (frames + masks + the maps of pack_maps in common.smk, e.g. saliency) into
+# data/<profile>/train.lmdb.
 
 
 rule pack:
     input:
         clips=f"{DATA}/{{split}}",
-        maps=lambda wc: [p for kind, folder in PACK_MAPS.items()
-                         for p in PACK_MAP_INPUTS.get(kind, lambda split: [folder(split)])(wc.split)],
+        maps=lambda wc: pack_map_inputs(wc.split),
     output:
         directory(f"{DATA}/{{split}}.lmdb"),
     params:
         config=SVCNET_CONFIG,
         settings=settings(("pack",)),
-        maps=lambda wc: " ".join(f"--map {kind}={folder(wc.split)}" for kind, folder in sorted(PACK_MAPS.items())),
+        maps=lambda wc: " ".join(f"--map {kind}={folder}" for kind, folder in sorted(pack_maps(wc.split).items())),
     log:
         f"{LOGS}/pack_{{split}}.log",
     wildcard_constraints:

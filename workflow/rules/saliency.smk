@@ -2,7 +2,7 @@
 # data/<profile>/saliency/train/<clip>/<frame>.png + metadata.json (which method made the maps, and why).
 # saliency.method `auto`: PFAN when its weights are in weights/ (svcnet fetch pfan), else the clip's dataset masks
 # (DAVIS), else OpenCV spectral residual; the default demo run has no PFAN weights and uses the fallback.
-# The maps are packed into the lmdb with the frames (PACK_MAPS / PACK_MAP_INPUTS of common.smk).
+# The maps are packed into the lmdb with the frames (pack_maps / pack_map_inputs of common.smk).
 from svcnet.sources import get_source
 
 _SALIENCY = CFG.get("saliency", {})
@@ -21,7 +21,7 @@ rule saliency:
         clips=f"{DATA}/{{split}}",
         weights=PFAN_INPUT,
     output:
-        directory(f"{DATA}/saliency/{{split}}/{{clip}}"),
+        directory(os.path.join(saliency_dir("{split}"), "{clip}")),
     params:
         config=SVCNET_CONFIG,
         out=lambda wc, output: os.path.dirname(output[0]),
@@ -35,6 +35,3 @@ rule saliency:
     shell:
         "svcnet saliency {input.clips} --clip {wildcards.clip} --out {params.out} {params.config} > {log} 2>&1"
 
-
-PACK_MAPS["saliency"] = lambda split: f"{DATA}/saliency/{split}"
-PACK_MAP_INPUTS["saliency"] = lambda split: [f"{DATA}/saliency/{split}/{c}" for c in split_clips(split)]

@@ -10,7 +10,7 @@ rule train_cpnet:
     input:
         data=f"{DATA}/train.lmdb",
     output:
-        weights=f"{RESULTS}/train/cpnet/cpnet.pth",
+        weights=TRAINED_CPNET2,
     params:
         config=SVCNET_CONFIG,
         out=lambda w, output: os.path.dirname(output.weights),
@@ -35,9 +35,9 @@ rule train_ssnet:
         data=f"{DATA}/train.lmdb",
         cpnet=rules.train_cpnet.output.weights,
     output:
-        ssnet=f"{RESULTS}/train/ssnet/ssnet.pth",
-        cpnet=f"{RESULTS}/train/ssnet/cpnet.pth",
-        curve=f"{RESULTS}/train/ssnet/loss.png",
+        ssnet=TRAINED_SSNET,
+        cpnet=TRAINED_CPNET,
+        curve=TRAINED_SSNET_CURVE,
     params:
         config=SVCNET_CONFIG,
         out=lambda w, output: os.path.dirname(output.ssnet),
@@ -58,7 +58,4 @@ rule train_ssnet:
         "--no-progress > {log} 2>&1"
 
 
-# The trained weights inference uses (svcnet colorize --cpnet ... --ssnet ...).
-TRAINED_CPNET = rules.train_ssnet.output.cpnet
-TRAINED_SSNET = rules.train_ssnet.output.ssnet
-TARGETS.append(rules.train_ssnet.output.ssnet)
+TARGETS.append(TRAINED_SSNET)
