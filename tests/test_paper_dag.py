@@ -1,0 +1,173 @@
+"""The `paper` profile end to end on a paper-shaped miniature of the SVCNet release (tests/paper_miniature.py).
+
+A copy of this working tree in a temporary git repository gets the miniature release as a user gets the real one: the
+direct files downloaded by `svcnet fetch` from an HTTP server on 127.0.0.1, the share-page archives and weights saved
+under their registry paths and unpacked by `svcnet fetch`, all checked against the sha256 of a test registry
+($SVCNET_SOURCES). Then:
+
+- with one release file missing, `snakemake --config profile=paper` stops before its first job and names the file and
+  its `svcnet fetch` step;
+- `snakemake --cores 2 --config profile=paper --configfile overrides.yaml` runs every rule of the workflow in one call
+  and the report has one table per test set (DAVIS, Videvo) with the rows of the released weights;
+- the same through `dvc repro` in a fresh clone (the overrides written into config/config.yaml, as DVC reads only
+  that file).
+
+What overrides.yaml changes (:data:`OVERRIDES`), all under `profiles.paper`: the working size (data.height/width
+256×448 → 64×112); every training stage's unit to iterations and its duration to 1 (cpnet1, cpnet2, warn, ssnet), batch
+size 1, training sizes 64×64 (stage 1) and 64×112 (the rest) with no crops, checkpoints only at the end and a log line
+per iteration; train.num_workers 8 → 0 (2 CI cores). Data, methods, evaluation protocol, scribbles, weights and every
+other setting are the paper profile's own.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import paper_miniature as mini
+import pytest
+import yaml
+from test_dag import project_files, run
+
+PROFILE = "paper"
+TRAIN_STAGE = {"unit": "iteration", "duration": 1, "batch_size": 1, "crop": [], "save_every": 0, "log_every": 1}
+OVERRIDES = {
+    "profiles": {
+        PROFILE: {
+            "data": {"height": 64, "width": 112},
+            "train": {
+                "num_workers": 0,
+                "cpnet1": {**TRAIN_STAGE, "size": [64, 64]},
+                "cpnet2": {**TRAIN_STAGE, "size": [64, 112]},
+                "warn": {**TRAIN_STAGE, "size": [64, 112]},
+                "ssnet": {**{k: v for k, v in TRAIN_STAGE.items() if k != "batch_size"}, "size": [64, 112]},
+            },
+        }
+    }
+}
+METHODS = ("gray", "levin", "official_cpnet", "official_svcnet", "cpnet", "svcnet")
+TEST_SETS = {"DAVIS": "DAVIS", "videvo": "Videvo"}  # tag -> table title
+REMOVED = "srnet"  # read only by the last training stage, train_ssnet
+RUN_TIMEOUT = 1500
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> mini.Release:
+    return mini.build_release(tmp_path_factory.mktemp("release"))
+
+
+@pytest.fixture(scope="module")
+def server(release):
+    """The direct sources served from 127.0.0.1: name -> URL."""
+    with mini.serve(release) as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def registry(release, server, tmp_path_factory) -> Path:
+    return mini.write_registry(release, server, tmp_path_factory.mktemp("registry") / "sources.yaml")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """This working tree, committed in a temporary git repository, plus overrides.yaml (not committed)."""
+    ws = tmp_path_factory.mktemp("paper") / "svcnet"
+    for rel in project_files():
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(mini.REPO / rel, ws / rel)
+    run(["git", "init", "-q"], ws)
+    run(["git", "add", "-A"], ws)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "snapshot"], ws)
+    (ws / "overrides.yaml").write_text(yaml.safe_dump(OVERRIDES, sort_keys=False))
+    yield ws
+    shutil.rmtree(ws, ignore_errors=True)  # training checkpoints and the release: a few GB
+
+
+def svcnet_run(args: list[str], cwd: Path, registry: Path, check: bool = True):
+    """``run`` of tests/test_dag.py with the test registry in $SVCNET_SOURCES."""
+    return run(args, cwd, check=check, env={"SVCNET_SOURCES": str(registry)}, timeout=RUN_TIMEOUT)
+
+
+def install(release, registry, dest: Path, skip: tuple[str, ...] = ()) -> None:
+    proc = mini.install(release, registry, dest, skip=skip)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def jobs_run(output: str) -> list[str]:
+    """Rule names of the jobs a Snakemake run started (``rule NAME:`` / ``localrule NAME:`` headers)."""
+    names = []
+    for line in output.splitlines():
+        head = line.strip()
+        for prefix in ("rule ", "localrule ", "checkpoint "):
+            if head.startswith(prefix) and head.endswith(":"):
+                names.append(head[len(prefix) : -1])
+    return names
+
+
+def check_report(root: Path) -> None:
+    """Every method scored per test set, and the report's one table per test set with the released weights' rows."""
+    for method in METHODS:
+        scores = json.loads((root / f"metrics/{PROFILE}_{method}.json").read_text())
+        assert set(scores["test_sets"]) == set(TEST_SETS), scores
+        for tag, clips in mini.VAL_CLIPS.items():
+            block = scores["test_sets"][tag]
+            assert block["videos"] == len(clips), block
+            assert 5.0 < block["psnr"] < 60.0, block
+    html = (root / f"reports/{PROFILE}/index.html").read_text()
+    for title in TEST_SETS.values():
+        assert title in html
+    for method in METHODS:
+        assert method in html
+
+
+def test_a_missing_release_file_stops_the_run_before_its_first_job(workspace, release, registry):
+    install(release, registry, workspace, skip=(REMOVED,))
+    proc = svcnet_run(
+        ["snakemake", "--cores", "2", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"],
+        workspace,
+        registry,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "Warp_Artifact" not in out  # the present files are not listed
+    assert "Color_Embedding_SR_Net_normnone_epoch40_bs4.pth" in out and f"svcnet fetch {REMOVED}" in out, out
+    assert jobs_run(out) == [], out
+    assert not (workspace / "data" / PROFILE).exists() and not (workspace / "results" / PROFILE / "train").exists()
+
+
+def test_snakemake_runs_every_rule_of_the_paper_profile_in_one_call(workspace, release, registry):
+    install(release, registry, workspace)
+    rules = run(["snakemake", "--list-rules"], workspace).stdout.split()
+    proc = svcnet_run(
+        ["snakemake", "--cores", "2", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"],
+        workspace,
+        registry,
+    )
+    ran = set(jobs_run(proc.stdout + proc.stderr))
+    assert ran == set(rules), sorted(set(rules) ^ ran)
+    check_report(workspace)
+    again = svcnet_run(
+        ["snakemake", "-n", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"], workspace, registry
+    )
+    assert "Nothing to be done" in again.stdout, again.stdout
+
+
+def test_dvc_repro_runs_the_paper_profile_in_a_fresh_clone(workspace, release, registry, tmp_path):
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
+    cfg_path = clone / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["profile"] = PROFILE
+    from svcnet.config import deep_merge
+
+    cfg["profiles"][PROFILE] = deep_merge(cfg["profiles"][PROFILE], OVERRIDES["profiles"][PROFILE])
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    install(release, registry, clone)
+    first = svcnet_run(["dvc", "repro"], clone, registry).stdout
+    assert "Running stage" in first
+    check_report(clone)
+    out = svcnet_run(["dvc", "repro"], clone, registry).stdout
+    assert "Running stage" not in out, out
+    shutil.rmtree(clone)
