@@ -49,7 +49,9 @@ OVERRIDES = {
 METHODS = ("gray", "levin", "official_cpnet", "official_svcnet", "cpnet", "svcnet")
 TEST_SETS = {"DAVIS": "DAVIS", "videvo": "Videvo"}  # tag -> table title
 REMOVED = "srnet"  # read only by the last training stage, train_ssnet
-RUN_TIMEOUT = 1500
+RUN_TIMEOUT = 1500  # seconds per command (a loaded 2-core machine)
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +139,7 @@ def test_a_missing_release_file_stops_the_run_before_its_first_job(workspace, re
     assert not (workspace / "data" / PROFILE).exists() and not (workspace / "results" / PROFILE / "train").exists()
 
 
+@pytest.mark.timeout(RUN_TIMEOUT + 300)
 def test_snakemake_runs_every_rule_of_the_paper_profile_in_one_call(workspace, release, registry):
     install(release, registry, workspace)
     rules = run(["snakemake", "--list-rules"], workspace).stdout.split()
@@ -154,6 +157,7 @@ def test_snakemake_runs_every_rule_of_the_paper_profile_in_one_call(workspace, r
     assert "Nothing to be done" in again.stdout, again.stdout
 
 
+@pytest.mark.timeout(2 * RUN_TIMEOUT)
 def test_dvc_repro_runs_the_paper_profile_in_a_fresh_clone(workspace, release, registry, tmp_path):
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
