@@ -19,12 +19,14 @@ def register(app: typer.Typer) -> None:
         fetch_root: Path = typer.Option(
             Path("."),
             help=(
-                "Folder the source registry downloads under (DAVIS 2017 without `root:` goes to "
-                "FETCH_ROOT/resources/davis2017, as `svcnet fetch davis2017_trainval_480p` does)."
+                "Folder the source registry downloads under: `registry:<name>` values and sources without `root:` "
+                "are read where `svcnet fetch <name> --dest FETCH_ROOT` puts them (DAVIS 2017 is downloaded there "
+                "when absent)."
             ),
         ),
     ) -> None:
-        """Copy/resize the clips of `data.<split>` (demo, local DAVIS folder, or DAVIS 2017) into OUT."""
+        """Copy/resize the clips of `data.<split>` (demo, a local folder, DAVIS 2017, or the SVCNet DAVIS-Videvo train /
+        validation releases; tagged validation clips go to OUT/<tag>/<video>/) into OUT."""
         from svcnet.config import load_config
         from svcnet.data.atomic import remove_stale_temps
         from svcnet.data.prepare import prepare_clipset

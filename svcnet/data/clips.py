@@ -189,8 +189,10 @@ def discover_clips(
     return clips
 
 
-def with_maps(clip: Clip, kind: str, folder: str | os.PathLike) -> Clip:
-    """``clip`` with the ``kind`` maps of ``folder`` (one file per frame, same stems, same size) added or replaced."""
+def with_maps(clip: Clip, kind: str, folder: str | os.PathLike, ignore_extra: bool = False) -> Clip:
+    """``clip`` with the ``kind`` maps of ``folder`` (one file per frame, same stems, same size) added or replaced.
+
+    ``ignore_extra``: maps of frames the clip does not hold (a clip cut by ``max_frames``) are skipped."""
     folder = Path(folder)
     files = sorted(
         (
@@ -204,6 +206,9 @@ def with_maps(clip: Clip, kind: str, folder: str | os.PathLike) -> Clip:
     )
     if not files:
         raise InputError(f"clip {clip.name!r}: no {kind} files in {folder}")
+    if ignore_extra:
+        stems = set(clip.stems)
+        files = [p for p in files if p.stem in stems]
     out = dataclasses.replace(clip, maps={**clip.maps, kind: _match_maps(kind, clip.frames, files, folder)})
     for path in out.maps[kind]:
         if image_size(path) != (clip.height, clip.width):

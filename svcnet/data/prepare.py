@@ -180,7 +180,7 @@ def _add_seg(clips: list[Clip], seg: Path) -> list[Clip]:
         folder = seg / clip.name
         if not folder.is_dir():
             raise InputError(f"clip {clip.name!r}: no seg/saliency folder {folder} (expected one map per frame)")
-        out.append(with_maps(clip, SEG_KIND, folder))
+        out.append(with_maps(clip, SEG_KIND, folder, ignore_extra=True))
     return out
 
 
