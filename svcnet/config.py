@@ -44,6 +44,7 @@ class ClipSetConfig:
     sequences: tuple[str, ...] = ()
     max_frames: int = 0
     seg: str | None = None
+    keep_size: bool = False  # prepare copies frames at their original size (evaluation at the original resolution)
 
 
 @dataclasses.dataclass(frozen=True)

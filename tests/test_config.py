@@ -62,7 +62,9 @@ def test_paper_profile_reads_the_svcnet_releases_by_registry_name():
         root="registry:svcnet_davis_videvo_train_jpg",
         seg="registry:svcnet_davis_videvo_train_seg_saliency",
     )
-    assert cfg.data.eval == ClipSetConfig(source="svcnet_davis_videvo_val", root="registry:svcnet_davis_videvo_val_jpg")
+    assert cfg.data.eval == ClipSetConfig(
+        source="svcnet_davis_videvo_val", root="registry:svcnet_davis_videvo_val_jpg", keep_size=True
+    )
     assert cfg.section("evaluate")["methods"] == (
         "gray",
         "levin",

@@ -151,3 +151,79 @@ def test_layout_errors_name_the_file(dataset, tmp_path, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.startswith("svcnet: error:") and needle in err and "\n" not in err
     assert not out.exists()  # nothing half-written
+
+
+def test_test_sets_of_a_tagged_layout(dataset, tmp_path):
+    """<tag>/<video>/ clip ids: per_video names them, summary.json and the metrics file carry each test set's
+    frame-weighted means beside the overall ones."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    tags = {"blackswan": "DAVIS", "dog": "videvo"}
+    rng = np.random.default_rng(2)
+    expected: dict[str, list[float]] = {"DAVIS": [], "videvo": []}
+    for clip, tag in tags.items():
+        copy_tree(dataset / "gt" / clip, gt / tag / clip)
+        for i, gt_file in enumerate(list_frames(gt / tag / clip / "frames")):
+            truth = read_rgb(gt_file)
+            spread = 10 * (i + 1) * (1 if tag == "DAVIS" else 3)
+            noisy = np.clip(truth.astype(int) + rng.integers(-spread, spread + 1, truth.shape), 0, 255).astype(np.uint8)
+            write_png(pred / tag / clip / "frames" / f"{gt_file.stem}.png", noisy)
+            if i > 0:
+                expected[tag].append(peak_signal_noise_ratio(truth, noisy))
+    out = tmp_path / "res"
+    assert run("--pred", str(pred), "--gt", str(gt), "--out", str(out), "--metrics", str(tmp_path / "m.json")) == 0
+    assert [r["video"] for r in rows(out / "per_video.csv")] == ["DAVIS/blackswan", "videvo/dog"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["test_sets"]) == ["DAVIS", "videvo"]
+    for tag, values in expected.items():
+        sets = summary["test_sets"][tag]
+        assert sets["frames"] == 4 and sets["videos"] == 1
+        assert sets["psnr"] == pytest.approx(np.mean(values), abs=1e-9)
+    assert summary["means"]["psnr"] == pytest.approx(np.mean(expected["DAVIS"] + expected["videvo"]), abs=1e-9)
+    assert json.loads((tmp_path / "m.json").read_text())["test_sets"] == summary["test_sets"]
+
+
+def test_original_resolution_protocol_end_to_end(tmp_path, monkeypatch):
+    """data.eval.keep_size: prepare keeps the original size, GCS scribbles are made at the working size from it, the
+    baselines write original-size frames, and evaluate scores psnr/ssim there and *_256p on bilinear 448x256 copies."""
+    from svcnet.config import ClipSetConfig
+    from svcnet.data.prepare import prepare_clipset
+    from svcnet.evaluate.baseline import BaselineRequest, run_baseline
+    from svcnet.evaluate.runner import EvaluateOptions, evaluate_folders
+    from svcnet.scribbles.flow import dis_estimator
+    from svcnet.scribbles.generate import EvalScribbleSettings
+    from svcnet.scribbles.run import run_scribbles
+
+    monkeypatch.setenv("SVCNET_WEIGHTS", str(tmp_path / "no-weights"))
+    src = tmp_path / "src" / "dog"
+    src.mkdir(parents=True)
+    for f in list_frames(DEMO / "dog" / "frames")[:5]:  # an "original" 520x300 clip
+        write_png(src / f"{f.stem}.png", cv2.resize(read_rgb(f), (520, 300), interpolation=cv2.INTER_CUBIC))
+    data = tmp_path / "eval"
+    manifest = prepare_clipset(ClipSetConfig(source="folder", root=str(tmp_path / "src"), keep_size=True), data)
+    assert manifest["keep_size"] is True and manifest["clips"]["dog"]["source_size"] == [300, 520]
+    frames = list_frames(data / "dog" / "frames")
+    assert all(read_rgb(f).shape == (300, 520, 3) for f in frames)
+    assert np.array_equal(read_rgb(frames[2]), read_rgb(src / "00002.png"))
+    scr = tmp_path / "scribbles"
+    run_scribbles(data, scr, EvalScribbleSettings(protocol="gcs"), dis_estimator())
+    assert read_rgb(scr / "gt" / "dog" / "00000_256p.png").shape == (256, 448, 3)
+    preds = {}
+    for method in ("gray", "levin"):
+        preds[method] = tmp_path / method
+        request = BaselineRequest(
+            method, str(data / "dog" / "frames"), str(scr / "gt" / "dog") if method == "levin" else None, max_frames=2
+        )
+        run_baseline(request, preds[method] / "dog", progress=False)
+        assert read_rgb(preds[method] / "dog" / "frames" / "00001.png").shape == (300, 520, 3)
+    truth = [read_rgb(f) for f in frames[:2]]
+    (tmp_path / "gt2" / "dog" / "frames").mkdir(parents=True)  # the two frames the baselines wrote
+    for f in frames[:2]:
+        write_png(tmp_path / "gt2" / "dog" / "frames" / f.name, read_rgb(f))
+    (tmp_path / "gt2" / "manifest.json").write_text((data / "manifest.json").read_text())
+    summary = evaluate_folders(preds["levin"], tmp_path / "gt2", tmp_path / "res", EvaluateOptions(lpips=False))
+    assert summary["resolution"] == {"ground_truth": "original", "frame_sizes": ["520x300"]}
+    out = read_rgb(preds["levin"] / "dog" / "frames" / "00001.png")
+    assert summary["means"]["psnr"] == pytest.approx(peak_signal_noise_ratio(truth[1], out), abs=1e-9)
+    small = [cv2.resize(x, (448, 256), interpolation=cv2.INTER_LINEAR) for x in (truth[1], out)]
+    assert summary["means"]["psnr_256p"] == pytest.approx(peak_signal_noise_ratio(*small), abs=1e-9)
+    assert summary["means"]["psnr"] != pytest.approx(summary["means"]["psnr_256p"], abs=1e-3)

@@ -15,6 +15,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from svcnet.data.frames import list_frames, read_rgb
 from svcnet.evaluate.scoring import score_video, temporal_flows
 from svcnet.metrics import cdc, channel_histograms, js_divergence, psnr, ssim, warping_error
+from svcnet.ops.flow_dis import dis_flow
+from svcnet.ops.occlusion import reliable_mask
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis"
 
@@ -152,10 +154,82 @@ def test_warping_error_near_zero_with_dis_flow_and_raised_by_flicker():
     assert cdc(nchw(*flicker)) > 2 * cdc(nchw(*video))
 
 
-def test_warping_error_nan_when_nothing_is_reliable():
+def test_warping_error_zero_when_nothing_is_usable():
     frames = torch.rand(2, 3, 8, 8, dtype=torch.float64)
     err = warping_error(frames, torch.zeros(1, 2, 8, 8), torch.zeros(1, 1, 8, 8))
-    assert torch.isnan(err).all()
+    assert err.tolist() == [0.0]  # the reference divides the (zero) masked sum by H*W*C
+
+
+# A literal transcription (numpy, float64) of Lai et al.'s fast_blind_video_consistency: Resample2d's CUDA kernel,
+# utils.detect_occlusion, its call in compute_flow_occlusion.py and the loop of evaluate_WarpError.py.
+def resample2d_reference(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    xf, yf = xs + flow[..., 0], ys + flow[..., 1]
+    alpha, beta = (xf - np.floor(xf))[..., None], (yf - np.floor(yf))[..., None]
+    xl = np.clip(np.floor(xf).astype(int), 0, w - 1)
+    xr = np.clip(np.floor(xf).astype(int) + 1, 0, w - 1)
+    yt = np.clip(np.floor(yf).astype(int), 0, h - 1)
+    yb = np.clip(np.floor(yf).astype(int) + 1, 0, h - 1)
+    return (
+        (1 - alpha) * (1 - beta) * img[yt, xl]
+        + alpha * (1 - beta) * img[yt, xr]
+        + (1 - alpha) * beta * img[yb, xl]
+        + alpha * beta * img[yb, xr]
+    )
+
+
+def detect_occlusion_reference(fw_flow: np.ndarray, bw_flow: np.ndarray) -> np.ndarray:
+    fw_flow_w = resample2d_reference(fw_flow, bw_flow)
+    mag = lambda f: f[:, :, 0] ** 2 + f[:, :, 1] ** 2  # noqa: E731
+    mask1 = mag(fw_flow_w + bw_flow) > 0.01 * (mag(fw_flow_w) + mag(bw_flow)) + 0.5
+    grads = []
+    for c in range(2):
+        du, dv = np.zeros(bw_flow.shape[:2]), np.zeros(bw_flow.shape[:2])
+        du[:, :-1] = bw_flow[:, :-1, c] - bw_flow[:, 1:, c]
+        dv[:-1, :] = bw_flow[:-1, :, c] - bw_flow[1:, :, c]
+        grads.append(du**2 + dv**2)
+    mask2 = grads[0] + grads[1] > 0.01 * mag(bw_flow) + 0.002
+    return np.logical_or(mask1, mask2).astype(np.float64)
+
+
+def warp_error_reference(output: np.ndarray, inputs: np.ndarray) -> float:
+    """One video's warping error; flows of the input frames (OpenCV DIS here, FlowNet2 in the reference)."""
+    err = 0.0
+    for t in range(1, len(output)):
+        fw = dis_flow(inputs[t - 1], inputs[t]).astype(np.float64)  # img1 -> img2
+        bw = dis_flow(inputs[t], inputs[t - 1]).astype(np.float64)
+        occ = detect_occlusion_reference(bw, fw)  # compute_flow_occlusion.py passes (bw_flow, fw_flow)
+        noc = np.repeat((1 - occ)[..., None], 3, axis=2)  # the occlusion PNG read back as RGB
+        img1, img2 = output[t - 1] / 255.0, output[t] / 255.0
+        diff = (resample2d_reference(img2, fw) - img1) * noc
+        n = noc.sum()
+        if n == 0:
+            n = diff.size
+        err += np.square(diff).sum() / n
+    return err / (len(output) - 1)
+
+
+@pytest.mark.parametrize("clip", ["blackswan", "dog"])
+def test_warping_error_equals_the_reference_code(clip):
+    gt = demo_frames(clip, 5)
+    pred = np.clip(gt.astype(int) + np.array([12, -7, 5]) * (np.arange(5) % 2)[:, None, None, None], 0, 255)
+    pred = pred.astype(np.uint8)  # a flickering "output", so the error is not ~0
+    ours = score_video(pred, gt, torch.device("cpu"), exclude_first=False).warp_error
+    ref = warp_error_reference(pred, gt)
+    assert ours == pytest.approx(ref, rel=1e-9, abs=0)
+    strict = score_video(pred, gt, torch.device("cpu"), exclude_first=False, warp_mask="strict").warp_error
+    assert strict != pytest.approx(ref, rel=1e-6)  # the variant really drops pixels (those whose flow leaves)
+
+
+def test_reference_mask_keeps_pixels_whose_flow_leaves_the_frame():
+    h, w = 12, 16
+    fw = torch.zeros(1, 2, h, w, dtype=torch.float64)
+    fw[:, 0] = -3.0  # input_t(p) = input_{t+1}(p - 3): the left 3 columns come from outside
+    bw = -fw
+    assert reliable_mask(bw, fw).sum() == h * w
+    strict = reliable_mask(bw, fw, "strict")
+    assert strict[..., :, :3].sum() == 0 and strict[..., :, 3:].eq(1).all()
 
 
 # --------------------------------------------------------------------------------------------------------- CDC

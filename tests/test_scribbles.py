@@ -268,3 +268,87 @@ def test_bad_input_gives_one_clear_error_and_writes_nothing(tmp_path, capsys):
         generate_scribbles([np.zeros((256, 448, 3), np.uint8)], EvalScribbleSettings(points=0), None)
     with pytest.raises(InputError, match="no frames"):
         generate_scribbles([], EvalScribbleSettings(), None)
+
+
+# ---------------------------------------------------------------------------------------- protocol gcs (official)
+def _official_nearest_warp(points: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """GCS's PWCNetBackward on a float map, transcribed: nearest source pixel of p + flow(p), zero outside."""
+    h, w = points.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    qx, qy = np.rint(xs + flow[..., 0]).astype(int), np.rint(ys + flow[..., 1]).astype(int)
+    inside = (qx >= 0) & (qx < w) & (qy >= 0) & (qy < h)
+    out = np.zeros_like(points)
+    out[inside] = points[qy[inside], qx[inside]]
+    return out
+
+
+def _frames_at_original_size(n: int, name: str = "dog") -> list[np.ndarray]:
+    """Demo frames brought to an 'original' 854x480, so the scribbles must resize them (INTER_CUBIC) first."""
+    return [
+        cv2.resize(read_rgb(DEMO / name / "frames" / f"{i:05d}.jpg"), (854, 480), interpolation=cv2.INTER_CUBIC)
+        for i in range(n)
+    ]
+
+
+def test_gcs_first_frame_is_the_official_draw_widened():
+    frames = _frames_at_original_size(1)
+    work = cv2.resize(frames[0], (W, H), interpolation=cv2.INTER_CUBIC)
+    rs = np.random.RandomState(7)
+    expected = np.zeros_like(work)
+    for _ in range(40):
+        y = rs.randint(1, H - 1)
+        x = rs.randint(1, W - 1)
+        expected[y, x] = work[y, x]
+    res = generate_scribbles(frames, EvalScribbleSettings(seed=7, protocol="gcs"), None)
+    assert np.array_equal(res.images[0], widen_official(expected, 5))
+    assert res.alive == [int(expected.any(axis=2).sum())]
+    assert {(p["y"], p["x"]) for p in res.first_points} == set(zip(*np.nonzero(expected.any(axis=2))))
+    d1 = generate_scribbles(frames, EvalScribbleSettings(seed=7, protocol="gcs", style="diverse1"), None)
+    assert np.array_equal(d1.images[0], recolour_image(widen_official(expected, 5), "diverse1"))
+
+
+def test_gcs_carries_the_point_map_with_nearest_zero_padded_warps():
+    frames = [read_rgb(DEMO / "dog" / "frames" / f"{i:05d}.jpg") for i in range(4)]
+    shift = FlowEstimator("shift", lambda a, b: np.dstack([np.full(a.shape[:2], 20.6), np.full(a.shape[:2], -3.4)]))
+    res = generate_scribbles(frames, EvalScribbleSettings(seed=3, protocol="gcs"), shift)
+    rs = np.random.RandomState(3)
+    point_map = np.zeros_like(frames[0])
+    for _ in range(40):
+        y, x = rs.randint(1, H - 1), rs.randint(1, W - 1)
+        point_map[y, x] = frames[0][y, x]
+    for t in range(1, 4):  # the map moves by (-21, +3) per frame; points whose source leaves the frame vanish
+        moved = np.zeros_like(point_map)
+        moved[3:, : W - 21] = point_map[:-3, 21:]
+        point_map = moved
+        assert np.array_equal(res.images[t], widen_official(point_map, 5))
+    assert res.alive[-1] < res.alive[0]
+
+
+def test_gcs_with_real_flow_equals_the_transcribed_official_loop():
+    frames = [read_rgb(DEMO / "car-shadow" / "frames" / f"{i:05d}.jpg") for i in range(5)]
+    flow = dis_estimator()
+    res = generate_scribbles(frames, EvalScribbleSettings(seed=0, protocol="gcs"), flow)
+    rs = np.random.RandomState(0)
+    s = np.zeros_like(frames[0])
+    for _ in range(40):
+        y, x = rs.randint(1, H - 1), rs.randint(1, W - 1)
+        s[y, x] = frames[0][y, x]
+    carried = s.astype(np.float32) / 255.0
+    maps = [s]
+    for t in range(1, 5):
+        carried = _official_nearest_warp(carried, flow(frames[t - 1], frames[t]))
+        maps.append((carried * 255).astype(np.uint8))
+    assert [np.array_equal(img, widen_official(m, 5)) for img, m in zip(res.images, maps)] == [True] * 5
+    assert res.alive == [int(m.any(axis=2).sum()) for m in maps]
+
+
+def test_cli_gcs_protocol_records_itself_and_the_flow_it_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("SVCNET_WEIGHTS", str(tmp_path / "no-weights"))
+    clips = _clip(tmp_path, 3)
+    out = tmp_path / "scribbles"
+    assert main(["scribbles", str(clips), "--out", str(out), "--protocol", "gcs", "--flow", "auto"]) == 0
+    meta = json.loads((out / "gt" / "dog" / "metadata.json").read_text())
+    assert meta["protocol"] == "gcs" and meta["settings"]["protocol"] == "gcs"
+    assert meta["settings"]["flow"] == "dis-medium"  # no PWC-Net weights here: auto falls back to DIS, recorded
+    assert any("dis-medium instead of PWC-Net" in d for d in meta["differences_from_official"])
+    assert 0 < read_rgb(out / "gt" / "dog" / "00000_256p.png").any(axis=2).sum() <= 40 * 16

@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
             help=("levin: folder of per-frame scribbles (<frame>_256p.png or <frame>.png; black = none)."),
         ),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder: frames/*.png, colorized.mp4, metadata.json."),
+        size: str = typer.Option(
+            "256x448", "--size", help="levin: working size H x W of the scribbles (they may also be at frame size)."
+        ),
         max_frames: int = typer.Option(None, "--max-frames", help="Only the first N frames."),
         fps: float = typer.Option(None, "--fps", help="mp4 frame rate (default: the input video's, or 25)."),
         no_video: bool = typer.Option(False, "--no-video", help="Write PNG frames and metadata only."),
@@ -26,12 +29,14 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Colourise INPUT with a baseline (CPNet and SVCNet are `svcnet colorize --method cpnet|svcnet`)."""
+        from svcnet.cli.cmd_colorize import parse_size
         from svcnet.evaluate.baseline import BaselineRequest, run_baseline
 
         request = BaselineRequest(
             method=method,
             input=str(input),
             scribbles=str(scribbles) if scribbles else None,
+            work_size=parse_size(size),
             max_frames=max_frames,
             fps=fps,
             video=not no_video,

@@ -34,6 +34,14 @@ def register(app: typer.Typer) -> None:
             help=("Score the first frame of each video too (official protocol: excluded)."),
         ),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda."),
+        warp_mask: str = typer.Option(
+            None,
+            "--warp-mask",
+            help=(
+                "Warping-error pixels: reference (Lai et al.'s mask, default) | strict (also drops pixels whose "
+                "flow leaves the frame); default evaluate.warp_mask."
+            ),
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Score --pred against --gt; writes per-video/per-frame CSVs and summary.json (means, protocol, versions)."""
@@ -51,13 +59,20 @@ def register(app: typer.Typer) -> None:
             lpips_weights=lpips_weights,
             include_first=include_first,
             device=device,
+            warp_mask=warp_mask,
         )
         summary = evaluate_folders(pred, gt, out, opts, metrics_file=metrics, progress=not quiet)
-        means = summary["means"]
-        shown = ", ".join(f"{k} {v if isinstance(v, str) or v is None else f'{v:.4g}'}" for k, v in means.items())
+
+        def shown(means: dict) -> str:
+            text = ", ".join(f"{k} {v if isinstance(v, str) or v is None else f'{v:.4g}'}" for k, v in means.items())
+            return text.replace("None", "n/a")
+
         typer.echo(
             f"{summary['method']} on {summary['dataset']} ({summary['videos']} videos, {summary['frames']} "
-            f"frames): {shown}".replace("None", "n/a")
+            f"frames): {shown(summary['means'])}"
         )
+        for name, values in summary["test_sets"].items() if len(summary["test_sets"]) > 1 else ():
+            means = {k: v for k, v in values.items() if k not in ("frames", "videos")}
+            typer.echo(f"  {name} ({values['videos']} videos, {values['frames']} frames): {shown(means)}")
         for key, reason in summary["not_available"].items():
             typer.echo(f"{key}: n/a ({reason})")

@@ -58,8 +58,13 @@ def register(app: typer.Typer) -> None:
                 "cpnet/svcnet output L channel: input | official (default: infer.lightness of --config, else official)."
             ),
         ),
+        edge: str = typer.Option(
+            None,
+            "--edge",
+            help="svcnet edge frames: mirror | official (default: infer.edge of --config, else mirror).",
+        ),
         config: list[Path] = typer.Option(
-            None, "--config", "-c", help=("Config file(s) for the working size and the lightness.")
+            None, "--config", "-c", help=("Config file(s) for the working size, the lightness and the edge policy.")
         ),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's)."),
         device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
@@ -77,18 +82,20 @@ def register(app: typer.Typer) -> None:
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
         clips = split_clips(split)
-        work_size, configured_lightness = (256, 448), "official"
+        work_size, configured_lightness, configured_edge = (256, 448), "official", "mirror"
         if config:
             from svcnet.config import load_config
 
             cfg = load_config(config, profile)
             work_size = (cfg.data.height, cfg.data.width)
             configured_lightness = cfg.section("infer").get("lightness", "official")
+            configured_edge = cfg.section("infer").get("edge", "mirror")
         if size is not None:
             from svcnet.cli.cmd_colorize import parse_size
 
             work_size = parse_size(size)
         lightness = lightness or configured_lightness
+        edge = edge or configured_edge
         if lightness not in ("input", "official"):
             raise InputError(f"unknown lightness {lightness!r}; choose input or official")
         if scribbles is not None and method != "gray":
@@ -104,7 +111,9 @@ def register(app: typer.Typer) -> None:
             if method in BASELINES:
                 from svcnet.evaluate.baseline import BaselineRequest, run_baseline
 
-                request = BaselineRequest(method=method, input=str(frames), scribbles=clip_scribbles)
+                request = BaselineRequest(
+                    method=method, input=str(frames), scribbles=clip_scribbles, work_size=work_size
+                )
                 run_baseline(request, dest, force=force, progress=not quiet)
             else:
                 import torch
@@ -119,6 +128,7 @@ def register(app: typer.Typer) -> None:
                     method=OFFICIAL.get(method, method),
                     work_size=work_size,
                     lightness=lightness,
+                    edge=edge,
                 )
                 opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
                 colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)

@@ -28,7 +28,17 @@ def register(app: typer.Typer) -> None:
         tolerance: float = typer.Option(
             None, "--occlusion-tolerance", help="Forward-backward flow error (px) above which a point is occluded."
         ),
-        flow: str = typer.Option(None, "--flow", help="Flow backend: dis (default) or pwcnet (needs weights)."),
+        flow: str = typer.Option(
+            None, "--flow", help="Flow backend: dis (default), pwcnet (needs weights) or auto (pwcnet when found)."
+        ),
+        protocol: str = typer.Option(
+            None,
+            "--protocol",
+            help=(
+                "svcnet (ours: whole squares, sub-pixel tracking, occlusion check) | gcs (the official generator: "
+                "single pixels warped with nearest sampling, then widened)."
+            ),
+        ),
         dis_preset: str = typer.Option(None, "--dis-preset", help="OpenCV DIS preset: ultrafast, fast, medium."),
         pwcnet_weights: Path = typer.Option(None, "--pwcnet-weights", help="pwcNet-default.pytorch for --flow pwcnet."),
         config: list[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
@@ -61,14 +71,23 @@ def register(app: typer.Typer) -> None:
             "dis_preset": dis_preset,
             "styles": tuple(style) if style else None,
             "pwcnet_weights": str(pwcnet_weights) if pwcnet_weights else None,
+            "protocol": protocol,
         }
         stage = dataclasses.replace(stage, **{k: v for k, v in given.items() if v is not None})
-        weights = None
-        if stage.flow == "pwcnet":
+        backend, weights = stage.flow, None
+        if stage.flow in ("pwcnet", "auto"):
+            from svcnet.errors import CheckpointError
             from svcnet.sources import resolve_weight
 
-            weights = resolve_weight("pwcnet", path=Path(stage.pwcnet_weights) if stage.pwcnet_weights else None)
-        estimator = make_flow_estimator(stage.flow, stage.dis_preset, weights)
+            try:
+                weights = resolve_weight("pwcnet", path=Path(stage.pwcnet_weights) if stage.pwcnet_weights else None)
+                backend = "pwcnet"
+            except CheckpointError:
+                if stage.flow == "pwcnet":
+                    raise
+                backend = "dis"
+                typer.echo("scribbles: no PWC-Net weights (svcnet fetch pwcnet); flow auto uses OpenCV DIS", err=True)
+        estimator = make_flow_estimator(backend, stage.dis_preset, weights, gcs=stage.protocol == "gcs")
         settings = EvalScribbleSettings(
             points=stage.points,
             width=stage.width,
@@ -77,6 +96,7 @@ def register(app: typer.Typer) -> None:
             occlusion_check=stage.occlusion_check,
             occlusion_tolerance=stage.occlusion_tolerance,
             size=size,
+            protocol=stage.protocol,
         )
         results = run_scribbles(clips_dir, out, settings, estimator, stage.styles, clip or (), force=force)
         for meta in results:

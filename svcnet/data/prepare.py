@@ -244,13 +244,14 @@ def _resize(img: np.ndarray, size: tuple[int, int], interpolation: int) -> np.nd
     return img if img.shape[:2] == (h, w) else cv2.resize(img, (w, h), interpolation=interpolation)
 
 
-def write_clip(clip: Clip, dest: Path, size: tuple[int, int], interpolation: str = "area") -> dict:
-    """Write one clip at ``size`` (H, W) into ``dest``; returns its manifest entry.
+def write_clip(clip: Clip, dest: Path, size: tuple[int, int] | None, interpolation: str = "area") -> dict:
+    """Write one clip at ``size`` (H, W; None = its original size) into ``dest``; returns its manifest entry.
 
     Frames already at ``size`` in JPEG are copied byte for byte; others are resized and stored as PNG (lossless).
     Masks are resized with nearest neighbour and binarised (any nonzero value → 255); saliency maps are resized.
     """
     interp = INTERPOLATION[interpolation]
+    size = tuple(size) if size else (clip.height, clip.width)
     (dest / "frames").mkdir(parents=True)
     for path in clip.frames:
         if (clip.height, clip.width) == size and path.suffix.lower() in COPY_SUFFIXES:
@@ -308,12 +309,14 @@ def _write_clipset(
         "height": size[0],
         "width": size[1],
         "interpolation": interpolation,
+        "keep_size": cs.keep_size,  # frames at their original size (data.<split>.keep_size), not height x width
         "clips": {},
     }
     with atomic_path(out) as tmp:
         tmp.mkdir()
         for clip in tqdm(clips, desc="prepare", unit="clip", disable=None):
-            manifest["clips"][clip.name] = write_clip(clip, tmp / clip.name, size, interpolation)
+            target = None if cs.keep_size else size
+            manifest["clips"][clip.name] = write_clip(clip, tmp / clip.name, target, interpolation)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     log.info("prepared %d clips, %d frames in %s", len(clips), sum(len(c) for c in clips), out)
     return manifest

@@ -30,6 +30,7 @@ class BaselineRequest:
     method: str
     input: str
     scribbles: str | None = None
+    work_size: tuple[int, int] = (256, 448)  # H, W the scribbles may have besides the frame size
     max_frames: int | None = None
     fps: float | None = None
     video: bool = True
@@ -47,7 +48,7 @@ def _finished(out: Path, request: BaselineRequest) -> bool:
         return False
     if data.get("tool") != TOOL:
         raise InputError(f"output {out} holds another tool's output ({data.get('tool')}); choose another --out")
-    return data.get("request") == asdict(request)
+    return data.get("request") == json.loads(json.dumps(asdict(request)))
 
 
 def _scribble_for_frame(scribble: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -77,7 +78,7 @@ def run_baseline(request: BaselineRequest, out: str | Path, force: bool = False,
     if request.method == "levin":
         if request.scribbles is None:
             raise InputError("the levin baseline needs --scribbles (a folder of per-frame scribble images)")
-        scribbles = open_scribbles(request.scribbles, clip, clip.size or (256, 448))
+        scribbles = open_scribbles(request.scribbles, clip, tuple(request.work_size))
         if scribbles.carried:
             raise InputError(
                 f"the levin baseline needs one scribble per frame; {request.scribbles} is a single "

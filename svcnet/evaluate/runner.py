@@ -1,6 +1,7 @@
 """``svcnet evaluate`` as a library call: score every predicted video against its ground truth and write
 ``per_video.csv``, ``per_frame.csv`` and ``summary.json`` (one atomic folder), plus an optional flat metrics JSON for
-``dvc metrics``."""
+``dvc metrics``. Both carry the means over all videos and, under ``test_sets``, the means of each test set (the part
+of a clip id before its slash, :mod:`svcnet.data.testsets`)."""
 
 from __future__ import annotations
 
@@ -43,20 +44,30 @@ FRAME_COLUMNS = ("video", "frame", *FRAME_METRICS, "warp_error")
 TEMPORAL = ("warp_error", "cdc")
 
 PROTOCOL = {
-    "psnr_ssim": "RGB uint8 at the original resolution, data_range 255; SSIM = skimage structural_similarity "
-    "defaults (7x7 uniform window, K1 0.01, K2 0.03, sample covariance), mean over channels",
-    "first_frame": "excluded from per-frame metrics (official *_without_first_frame lists)",
+    "psnr_ssim": "RGB uint8 at the ground truth's resolution (see resolution), data_range 255; SSIM = skimage "
+    "structural_similarity defaults (7x7 uniform window, K1 0.01, K2 0.03, sample covariance), mean over channels",
     "mean": "per-frame metrics averaged over all evaluated frames of all videos (frame-weighted, official); "
     "warp_error and cdc averaged over frames (pairs) within a video, then over videos",
     "psnr_256p": "both images cv2.resize'd (bilinear) to 448x256 first, then as psnr/ssim",
     "lab": "(a, b) channels of OpenCV uint8 Lab compared in floating point, data_range 255; the official script's "
     "uint8 subtraction/square (wraps modulo 256) is not reproduced",
     "lpips": "lpips package, AlexNet trunk, v0.1 linear heads, inputs RGB in [-1, 1], per frame",
-    "warp_error": "Lai et al. 2018: prediction frame t+1 backward-warped onto t (grid_sample, bilinear, border) by "
-    "the flow of the input frames t -> t+1; masked MSE on RGB in [0, 1] over pixels that are neither "
-    "occluded (forward-backward check) nor on motion boundaries; at the evaluation resolution",
+    "warp_error": "Lai et al. 2018 (evaluate_WarpError.py): prediction frame t+1 backward-warped onto t (bilinear, "
+    "border clamped) by the flow of the input frames t -> t+1; squared difference on RGB in [0, 1] summed over the "
+    "usable pixels (warp_mask) and channels, divided by (usable pixels x 3); a pair without a usable pixel scores 0; "
+    "mean over all pairs of a video; at the evaluation resolution",
     "cdc": "TCVC colour distribution consistency: per-channel 256-bin histograms, Jensen-Shannon divergence "
     "(natural log) at frame distances 1, 2, 4 weighted 1/3 each, mean over channels",
+}
+FIRST_FRAME = {
+    True: "excluded from per-frame metrics (official *_without_first_frame lists)",
+    False: "included in per-frame metrics",
+}
+WARP_MASKS = {
+    "reference": "usable = passes the forward-backward check |fw(p+bw)+bw|^2 <= 0.01(|fw(p+bw)|^2+|bw|^2)+0.5 and "
+    "is not on a motion boundary |grad u|^2+|grad v|^2 <= 0.01|bw|^2+0.002 (Lai et al.'s mask: a pixel whose flow "
+    "leaves the frame is kept and compared with the border-clamped sample)",
+    "strict": "the reference mask minus the pixels whose flow leaves the frame",
 }
 
 
@@ -73,6 +84,8 @@ class EvaluateOptions:
     lpips_weights: str | None = None
     lpips_verify: bool = True
     device: str = "auto"
+    warp_mask: str = "reference"
+    protocol: str = "svcnet"
 
 
 def _device(name: str) -> torch.device:
@@ -170,16 +183,20 @@ def _evaluate(
     lpips_reason = "disabled (evaluate.lpips: false)" if setup is None else setup.reason
     model = setup.model if setup is not None else None
     video_rows, frame_rows = [], []
-    all_frames: dict[str, list[float]] = {k: [] for k in FRAME_METRICS}
+    frame_values: dict[str, dict[str, list[float]]] = {}  # video -> metric -> values of its evaluated frames
+    sizes: dict[str, list[int]] = {}
     for pair in tqdm(pairs, desc="evaluate", unit="video", disable=not progress):
         p, g = pair.read()
-        s = score_video(p, g, device, model, options.exclude_first, options.flow_preset, options.batch)
+        sizes[pair.name] = [int(g.shape[1]), int(g.shape[2])]
+        s = score_video(
+            p, g, device, model, options.exclude_first, options.flow_preset, options.batch, options.warp_mask
+        )
         row = {"video": pair.name, "frames": len(s.frames)}
+        frame_values[pair.name] = {}
         for k in FRAME_METRICS:
             vals = s.per_frame.get(k)
             row[k] = float(np.mean(vals)) if vals is not None and len(vals) else float("nan")
-            if vals is not None:
-                all_frames[k].extend(vals.tolist())
+            frame_values[pair.name][k] = vals.tolist() if vals is not None else []
         row["warp_error"], row["cdc"] = s.warp_error, s.cdc
         video_rows.append(row)
         for i, idx in enumerate(s.frames):
@@ -188,14 +205,13 @@ def _evaluate(
                 fr[k] = s.per_frame[k][i] if k in s.per_frame else float("nan")
             fr["warp_error"] = s.warp_pairs[idx - 1] if idx >= 1 and len(s.warp_pairs) else float("nan")
             frame_rows.append(fr)
-    means = {k: (_mean(all_frames[k]) if k not in TEMPORAL else _mean([r[k] for r in video_rows])) for k in METRICS}
-    video_means = {k: _mean([r[k] for r in video_rows]) for k in METRICS}
     na = {}
     if model is None:
         na["lpips"] = lpips_reason
     short = [r["video"] for r in video_rows if math.isnan(r["cdc"])]
     if short:
         na["cdc"] = f"needs more than 4 frames per video (TCVC distances 1, 2, 4): {', '.join(short)}"
+    overall = _means(video_rows, frame_values)
     summary = {
         "tool": "svcnet evaluate",
         "method": options.method or Path(pred).name,
@@ -204,10 +220,17 @@ def _evaluate(
         "gt": str(gt),
         "videos": len(video_rows),
         "frames": sum(r["frames"] for r in video_rows),
-        "means": {k: json_number(v) for k, v in means.items()},
-        "video_means": {k: json_number(v) for k, v in video_means.items()},
+        "means": overall["means"],
+        "video_means": {k: json_number(_mean([r[k] for r in video_rows])) for k in METRICS},
+        "test_sets": test_set_means(video_rows, frame_values),
         "not_available": na,
-        "protocol": PROTOCOL,
+        "protocol": {
+            "name": options.protocol,
+            **PROTOCOL,
+            "first_frame": FIRST_FRAME[options.exclude_first],
+            "warp_mask": f"{options.warp_mask}: {WARP_MASKS[options.warp_mask]}",
+        },
+        "resolution": resolution(gt, sizes),
         "options": {k: v for k, v in asdict(options).items() if k not in ("method", "dataset")},
         "flow": {
             "backend": "opencv-dis",
@@ -227,9 +250,61 @@ def _evaluate(
         (tmp / "per_frame.csv").write_text(_csv(FRAME_COLUMNS, frame_rows))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if metrics_file is not None:
-        flat = {"method": summary["method"], "dataset": summary["dataset"], **summary["means"]}
+        flat = {
+            "method": summary["method"],
+            "dataset": summary["dataset"],
+            **summary["means"],
+            "test_sets": summary["test_sets"],
+        }
         write_text_atomic(metrics_file, json.dumps(flat, indent=2) + "\n")
     return summary
+
+
+def _means(video_rows: list[dict], frame_values: dict[str, dict[str, list[float]]]) -> dict:
+    """Protocol means of some videos: per-frame metrics over all their evaluated frames (frame-weighted), temporal
+    metrics over videos; with the counts of frames and videos."""
+    means = {}
+    for k in METRICS:
+        if k in TEMPORAL:
+            means[k] = _mean([r[k] for r in video_rows])
+        else:
+            means[k] = _mean([v for r in video_rows for v in frame_values[r["video"]].get(k, [])])
+    return {
+        "means": {k: json_number(v) for k, v in means.items()},
+        "frames": sum(r["frames"] for r in video_rows),
+        "videos": len(video_rows),
+    }
+
+
+def test_set_means(video_rows: list[dict], frame_values: dict[str, dict[str, list[float]]]) -> dict[str, dict]:
+    """``{test set: {metric: mean, ..., "frames": n, "videos": n}}``; the test set of a video is the part of its
+    clip id before the slash (a flat id: ``svcnet.data.testsets.DEFAULT_TEST_SET``)."""
+    from svcnet.data.testsets import split_test_sets
+
+    by_name = {r["video"]: r for r in video_rows}
+    out = {}
+    for name, ids in split_test_sets([r["video"] for r in video_rows]).items():
+        m = _means([by_name[i] for i in ids], frame_values)
+        out[name] = {**m["means"], "frames": m["frames"], "videos": m["videos"]}
+    return out
+
+
+def resolution(gt: str | os.PathLike, sizes: dict[str, list[int]]) -> dict:
+    """What resolution the ground truth had: its frame sizes and, for a prepared split (manifest.json), whether
+    its frames are the originals (``data.eval.keep_size``) or copies at the working size."""
+    distinct = sorted({f"{w}x{h}" for h, w in sizes.values()})
+    manifest = Path(gt) / "manifest.json"
+    kind = "as given"
+    if manifest.is_file():
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            data = {}
+        if data.get("keep_size"):
+            kind = "original"
+        elif "height" in data and "width" in data:
+            kind = f"working-size copy {data['width']}x{data['height']}"
+    return {"ground_truth": kind, "frame_sizes": distinct}
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict]) -> str:

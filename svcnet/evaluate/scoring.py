@@ -4,7 +4,8 @@ Protocol (spec §5.1, official video evaluation): RGB uint8 at the original reso
 SSIM, the first frame of every video excluded; ``*_256p``: both images resized to 448×256 with ``cv2.resize``
 (bilinear) first; ``*_lab``: the (a, b) channels of OpenCV's uint8 Lab, compared in floating point (the official script
 subtracts and squares uint8 arrays, which wraps modulo 256; we do not reproduce that bug). LPIPS: AlexNet v0.1 on
-[-1, 1] inputs. Warping error and CDC use every frame.
+[-1, 1] inputs. Warping error and CDC use every frame; the warping error's usable-pixel mask is Lai et al.'s
+(``reference``) or ``strict`` (:mod:`svcnet.ops.occlusion`).
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ def _lab_ab(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2Lab)[:, :, 1:] for f in frames])
 
 
-def temporal_flows(inputs: np.ndarray, preset: str = "medium") -> tuple[torch.Tensor, torch.Tensor]:
-    """DIS flows ``flows[t]`` with ``input_t(p) ≈ input_{t+1}(p + flow)`` and their reliable-pixel masks."""
+def temporal_flows(
+    inputs: np.ndarray, preset: str = "medium", mask: str = "reference"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """DIS flows ``flows[t]`` with ``input_t(p) ≈ input_{t+1}(p + flow)`` and their usable-pixel masks (``mask``:
+    ``reference`` or ``strict``, see :func:`svcnet.ops.occlusion.reliable_mask`)."""
     bw = [dis_flow(inputs[t], inputs[t + 1], preset) for t in range(len(inputs) - 1)]
     fw = [dis_flow(inputs[t + 1], inputs[t], preset) for t in range(len(inputs) - 1)]
     flow_bw = torch.from_numpy(np.stack(bw)).permute(0, 3, 1, 2).to(torch.float64)
     flow_fw = torch.from_numpy(np.stack(fw)).permute(0, 3, 1, 2).to(torch.float64)
-    return flow_bw, reliable_mask(flow_fw, flow_bw)
+    return flow_bw, reliable_mask(flow_fw, flow_bw, mask)
 
 
 def score_video(
@@ -65,6 +69,7 @@ def score_video(
     exclude_first: bool = True,
     flow_preset: str = "medium",
     batch: int = 8,
+    warp_mask: str = "reference",
 ) -> VideoScores:
     """All metrics of one video (uint8 T×H×W×3 RGB prediction and ground truth of one size)."""
     if pred.shape != gt.shape:
@@ -90,10 +95,10 @@ def score_video(
         pairs = []
         for start in range(0, len(gt) - 1, batch):  # chunks of `batch` consecutive pairs bound the memory
             stop = min(start + batch + 1, len(gt))
-            flows, masks = temporal_flows(gt[start:stop], flow_preset)
+            flows, masks = temporal_flows(gt[start:stop], flow_preset, warp_mask)
             frames = _nchw(pred[start:stop], device).double() / 255.0
             pairs.append(warping_error(frames, flows.to(device), masks.to(device)).cpu().numpy())
         scores.warp_pairs = np.concatenate(pairs)
-        scores.warp_error = float(np.nanmean(scores.warp_pairs)) if np.isfinite(scores.warp_pairs).any() else np.nan
+        scores.warp_error = float(np.mean(scores.warp_pairs))
     scores.cdc = cdc(_nchw(pred, device))
     return scores

@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from svcnet.config import DEFAULT_CONFIG
+from svcnet.errors import SvcnetError
 from svcnet.evaluate.runner import EvaluateOptions
+from svcnet.ops.occlusion import MASK_VARIANTS
 
 METHODS = ("gray", "levin", "cpnet", "svcnet")
 OFFICIAL_METHODS = ("official_cpnet", "official_svcnet")  # the released CPNet / CPNet + SSNet (registry cpnet, ssnet)
@@ -25,6 +27,8 @@ class EvaluateSection:
     lpips: bool = True
     lpips_weights: str | None = None
     device: str = "auto"
+    warp_mask: str = "reference"
+    protocol: str = "svcnet"
 
 
 def read_section(config: Sequence[os.PathLike] | None, profile: str | None) -> EvaluateSection:
@@ -48,6 +52,7 @@ def evaluate_options(
     lpips_weights: os.PathLike | None = None,
     include_first: bool | None = None,
     device: str | None = None,
+    warp_mask: str | None = None,
 ) -> EvaluateOptions:
     """EvaluateOptions from the config section with the CLI's explicit values on top."""
     sec = read_section(config, profile)
@@ -60,6 +65,8 @@ def evaluate_options(
         lpips=sec.lpips,
         lpips_weights=sec.lpips_weights,
         device=sec.device,
+        warp_mask=sec.warp_mask,
+        protocol=sec.protocol,
     )
     if lpips_weights is not None:
         opts = replace(opts, lpips_weights=str(lpips_weights))
@@ -67,4 +74,8 @@ def evaluate_options(
         opts = replace(opts, exclude_first=not include_first)
     if device is not None:
         opts = replace(opts, device=device)
+    if warp_mask is not None:
+        opts = replace(opts, warp_mask=warp_mask)
+    if opts.warp_mask not in MASK_VARIANTS:
+        raise SvcnetError(f"unknown warping-error mask {opts.warp_mask!r}; choose one of {', '.join(MASK_VARIANTS)}")
     return opts

@@ -2,7 +2,9 @@
 
 A root folder holds one sub-folder per video; a video's frames lie directly in it (``<video>/<frame>.png|jpg``) or in
 its ``frames/`` sub-folder (``<video>/frames/<frame>``, the layout of ``svcnet colorize`` and ``svcnet prepare``).
-Sub-folders without frames (and files such as ``manifest.json``) are ignored.
+A root may group videos under one level of test-set tags (``<tag>/<video>/...``, the DAVIS-Videvo validation
+layout); such a video is named by its clip id ``<tag>/<video>``. Sub-folders without frames (and files such as
+``manifest.json``) are ignored.
 """
 
 from __future__ import annotations
@@ -33,13 +35,25 @@ def list_videos(root: str | os.PathLike, what: str = "videos") -> dict[str, Path
     if not root.is_dir():
         raise InputError(f"{what} folder not found: {root}")
     videos = {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for sub in _subfolders(root):
         folder = frame_dir(sub)
         if folder is not None:
             videos[sub.name] = folder
+            continue
+        for video in _subfolders(sub):  # a test-set tag: <tag>/<video>/
+            folder = frame_dir(video)
+            if folder is not None:
+                videos[f"{sub.name}/{video.name}"] = folder
     if not videos:
-        raise InputError(f"no videos in {root}: expected <video>/<frame>.png|jpg or <video>/frames/<frame> folders")
-    return videos
+        raise InputError(
+            f"no videos in {root}: expected <video>/<frame>.png|jpg or <video>/frames/<frame> folders "
+            "(or <tag>/<video>/...)"
+        )
+    return dict(sorted(videos.items()))
+
+
+def _subfolders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Temporal-consistency metrics: warping error (Lai et al., ECCV 2018) and CDC (Liu et al., TCVC).
 
-Warping error: for each pair of consecutive frames, the output frame t+1 is backward-warped onto frame t with the
-optical flow of the *input* frames, and the squared difference is averaged over the reliable pixels (not occluded,
-not on a motion boundary) and the channels. The caller computes flows and masks (e.g. OpenCV DIS and
-``svcnet.ops.occlusion.reliable_mask``); the video score is the mean over pairs.
+Warping error (as ``evaluate_WarpError.py`` of Lai et al. computes it): for each pair of consecutive frames, the
+output frame t+1 is backward-warped onto frame t with the optical flow of the *input* frames (bilinear, border
+clamped), and the squared difference is summed over the usable pixels and the channels and divided by their number
+(usable pixels × channels); a pair without a usable pixel scores 0, as in the reference. The caller computes flows
+and masks (e.g. OpenCV DIS and ``svcnet.ops.occlusion.reliable_mask``); the video score is the mean over all pairs.
 
 CDC (colour distribution consistency): per-channel 256-bin histograms of each uint8 frame, Jensen–Shannon
 divergence (natural log, as TCVC's scipy ``entropy``) between frames ``d`` apart for d = 1, 2, 4, averaged over
@@ -20,7 +21,7 @@ from svcnet.ops.warp import warp_by_flow
 
 
 def warping_error(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """Masked MSE per consecutive pair ((T-1,), nan where no pixel is reliable).
+    """Masked MSE per consecutive pair ((T-1,); 0 for a pair without a usable pixel, as the reference counts it).
 
     ``frames``: T×C×H×W output video in [0, 1]. ``flows``: (T-1)×2×H×W, ``flows[t]`` with
     ``input_t(p) ≈ input_{t+1}(p + flows[t](p))``. ``masks``: (T-1)×1×H×W, 1 where the flow is reliable.
@@ -33,7 +34,7 @@ def warping_error(frames: torch.Tensor, flows: torch.Tensor, masks: torch.Tensor
     m = masks.to(torch.float64)
     sq = ((warped - x[:-1]) ** 2 * m).sum(dim=(1, 2, 3))
     count = m.sum(dim=(1, 2, 3)) * frames.shape[1]
-    return torch.where(count > 0, sq / count.clamp_min(1), torch.full_like(sq, float("nan")))
+    return torch.where(count > 0, sq / count.clamp_min(1), torch.zeros_like(sq))
 
 
 def channel_histograms(frames: torch.Tensor, bins: int = 256) -> torch.Tensor:

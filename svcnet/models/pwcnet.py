@@ -69,9 +69,10 @@ class Decoder(nn.Module):
     """Flow estimator of one pyramid level (densely connected convs; levels < 6 start from the upsampled coarser
     flow and warp the second image's features with it)."""
 
-    def __init__(self, level: int) -> None:
+    def __init__(self, level: int, gcs: bool = False) -> None:
         super().__init__()
         self.level = level
+        self.gcs = gcs  # warp second-image features as GCS/pwcnet.py does (nearest, zero padding)
         current = _decoder_channels(level)
         if level < 6:
             previous = _decoder_channels(level + 1) + sum(DENSE_CHANNELS)
@@ -93,7 +94,7 @@ class Decoder(nn.Module):
         else:
             flow = self.moduleUpflow(previous[0])
             upfeat = self.moduleUpfeat(previous[1])
-            volume = F.leaky_relu(correlation(first, warp_official(second, flow * self.backward_scale)), 0.1)
+            volume = F.leaky_relu(correlation(first, warp_official(second, flow * self.backward_scale, self.gcs)), 0.1)
             feat = torch.cat((volume, first, flow, upfeat), 1)
         for name in LEVEL_NAMES[:5]:
             feat = torch.cat((getattr(self, f"module{name}")(feat), feat), 1)
@@ -120,16 +121,19 @@ class Refiner(nn.Module):
 
 class PWCNet(nn.Module):
     """PWC-Net; ``forward(first, second)`` (B×3×H×W, H and W multiples of 64) returns the raw level-2 flow
-    (B×2×H/4×W/4, in units of 1/20 full-resolution pixel). Use :func:`pwc_estimate` for pixel flows."""
+    (B×2×H/4×W/4, in units of 1/20 full-resolution pixel). Use :func:`pwc_estimate` for pixel flows.
 
-    def __init__(self) -> None:
+    ``gcs``: the copy in the official scribble generator (``GCS/pwcnet.py``), whose decoders warp with nearest
+    sampling and zero padding (same weights, different flows)."""
+
+    def __init__(self, gcs: bool = False) -> None:
         super().__init__()
         self.moduleExtractor = Extractor()
-        self.moduleTwo = Decoder(2)
-        self.moduleThr = Decoder(3)
-        self.moduleFou = Decoder(4)
-        self.moduleFiv = Decoder(5)
-        self.moduleSix = Decoder(6)
+        self.moduleTwo = Decoder(2, gcs)
+        self.moduleThr = Decoder(3, gcs)
+        self.moduleFou = Decoder(4, gcs)
+        self.moduleFiv = Decoder(5, gcs)
+        self.moduleSix = Decoder(6, gcs)
         self.moduleRefiner = Refiner()
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:

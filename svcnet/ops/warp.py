@@ -43,11 +43,12 @@ def inside_mask(flow: torch.Tensor) -> torch.Tensor:
     return ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).unsqueeze(1).to(flow.dtype)
 
 
-def warp_official(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+def warp_official(src: torch.Tensor, flow: torch.Tensor, gcs: bool = False) -> torch.Tensor:
     """The official SVCNet/PWC-Net backward warp (``PWCNetBackward``), reproduced for numeric parity.
 
     Grid from ``linspace(-1, 1)``, flow divided by ``(size - 1) / 2``, a ones channel sampled alongside,
     bilinear border-padded ``grid_sample`` with ``align_corners=True``, output multiplied by (sampled ones > 0.999).
+    ``gcs``: the variant of the official scribble generator (``GCS/pwcnet.py``): nearest sampling, zero padding.
     """
     b, _, h, w = src.shape
     horizontal = torch.linspace(-1.0, 1.0, w, device=src.device, dtype=src.dtype).view(1, 1, 1, w).expand(b, -1, h, -1)
@@ -58,8 +59,8 @@ def warp_official(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     sampled = F.grid_sample(
         torch.cat((src, ones), 1),
         (base + scaled).permute(0, 2, 3, 1),
-        mode="bilinear",
-        padding_mode="border",
+        mode="nearest" if gcs else "bilinear",
+        padding_mode="zeros" if gcs else "border",
         align_corners=True,
     )
     valid = (sampled[:, -1:] > 0.999).to(src.dtype)

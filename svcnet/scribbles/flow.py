@@ -45,7 +45,7 @@ def dis_estimator(preset: str = "medium") -> FlowEstimator:
     return FlowEstimator(f"dis-{preset}", lambda a, b: dis_flow(a, b, preset=preset))
 
 
-def pwc_estimator(net, device=None) -> FlowEstimator:
+def pwc_estimator(net, device=None, name: str = "pwcnet") -> FlowEstimator:
     """PWC-Net through ``svcnet.models.pwcnet.pwc_estimate(net, first, second)`` on RGB/255 (as the official GCS)."""
     import torch
 
@@ -60,13 +60,18 @@ def pwc_estimator(net, device=None) -> FlowEstimator:
             flow = pwc_estimate(net, a, b)
         return flow[0].permute(1, 2, 0).float().cpu().numpy()
 
-    return FlowEstimator("pwcnet", estimate)
+    return FlowEstimator(name, estimate)
 
 
 def make_flow_estimator(
-    backend: str = "dis", dis_preset: str = "medium", pwc_weights: str | os.PathLike | None = None, device: str = "auto"
+    backend: str = "dis",
+    dis_preset: str = "medium",
+    pwc_weights: str | os.PathLike | None = None,
+    device: str = "auto",
+    gcs: bool = False,
 ) -> FlowEstimator:
-    """The estimator named ``backend`` (``dis`` | ``pwcnet``); PWC-Net needs its verified weight file."""
+    """The estimator named ``backend`` (``dis`` | ``pwcnet``); PWC-Net needs its verified weight file. ``gcs``:
+    PWC-Net as the official scribble generator runs it (:class:`svcnet.models.pwcnet.PWCNet` ``gcs``)."""
     if backend == "dis":
         return dis_estimator(dis_preset)
     if backend == "pwcnet":
@@ -83,6 +88,6 @@ def make_flow_estimator(
         dev = torch.device(
             "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
         )
-        net = load_official(PWCNet(), pwc_weights, what="PWC-Net").to(dev).eval()
-        return pwc_estimator(net, dev)
+        net = load_official(PWCNet(gcs=gcs), pwc_weights, what="PWC-Net").to(dev).eval()
+        return pwc_estimator(net, dev, "pwcnet-gcs" if gcs else "pwcnet")
     raise SvcnetError(f"unknown flow backend {backend!r}; choose one of {', '.join(BACKENDS)}")

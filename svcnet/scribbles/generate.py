@@ -13,11 +13,14 @@ Deliberate differences from the official GCS script (documented in the output me
 * points are tracked at sub-pixel positions with an occlusion check instead of warping the point image with nearest
   sampling (no duplicated or silently shifted points; see carry.py);
 * a black colour is written as (1, 1, 1) so the point stays a scribble (styles.visible).
+
+``protocol: gcs`` makes them as the official script does instead (:mod:`svcnet.scribbles.gcs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 
 import cv2
@@ -30,6 +33,7 @@ from svcnet.scribbles.squares import paint_squares, square_extent
 from svcnet.scribbles.styles import STYLES, map_values, visible
 
 WORK_SIZE = (256, 448)  # H, W of the paper
+PROTOCOLS = ("svcnet", "gcs")  # ours (this module) | the official GCS script (gcs.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,10 +48,13 @@ class EvalScribbleSettings:
     occlusion_check: bool = True
     occlusion_tolerance: float = DEFAULT_TOLERANCE  # px, see carry.py
     size: tuple[int, int] = WORK_SIZE
+    protocol: str = "svcnet"
 
     def check(self) -> None:
         """InputError when a value cannot work."""
         h, w = self.size
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"unknown scribble protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}")
         if self.points < 1:
             raise InputError(f"scribble points must be at least 1, got {self.points}")
         if self.width < 1:
@@ -110,6 +117,8 @@ def generate_scribbles(
     check_frames(frames)
     if len(frames) > 1 and flow is None:
         raise ValueError("carrying scribbles over several frames needs a flow estimator")
+    if settings.protocol == "gcs":
+        return _generate_gcs(frames, settings, flow)
     size = tuple(settings.size)
     rng = np.random.default_rng(settings.seed)
     cur = to_work_size(frames[0], size)
@@ -141,3 +150,18 @@ def generate_scribbles(
         emit(dropped, reseeded)
         cur = nxt
     return out
+
+
+def _generate_gcs(
+    frames: Sequence[np.ndarray], settings: EvalScribbleSettings, flow: FlowEstimator | None
+) -> ClipScribbles:
+    """The official GCS scribbles (:mod:`svcnet.scribbles.gcs`); ``alive`` counts each frame's point pixels."""
+    from svcnet.scribbles.gcs import gcs_images, gcs_point_maps
+
+    work = [to_work_size(f, tuple(settings.size)) for f in frames]
+    maps = gcs_point_maps(work, settings.points, settings.seed, flow)
+    alive = [int(m.any(axis=2).sum()) for m in maps]
+    ys, xs = np.nonzero(maps[0].any(axis=2))
+    first = [{"x": int(x), "y": int(y), "rgb": [int(v) for v in maps[0][y, x]]} for y, x in zip(ys, xs)]
+    dropped = [0] + [max(0, a - b) for a, b in itertools.pairwise(alive)]
+    return ClipScribbles(gcs_images(maps, settings.width, settings.style), alive, dropped, [0] * len(maps), first)

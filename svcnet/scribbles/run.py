@@ -41,6 +41,7 @@ class ScribbleStageConfig:
     flow: str = "dis"
     dis_preset: str = "medium"
     pwcnet_weights: str | None = None
+    protocol: str = "svcnet"
 
 
 DIFFERENCES = (
@@ -52,6 +53,18 @@ DIFFERENCES = (
     "squares are clipped at the image border instead of disappearing",
     "a black colour is written as (1, 1, 1) so the point stays a scribble (black = none)",
 )
+
+
+def differences(settings: EvalScribbleSettings, flow_name: str) -> list[str]:
+    """The deliberate differences from the official generator of the scribbles made with ``settings``."""
+    if settings.protocol != "gcs":
+        return list(DIFFERENCES)
+    from svcnet.scribbles.gcs import DIFFERENCES as GCS_DIFFERENCES
+
+    out = list(GCS_DIFFERENCES)
+    if flow_name != "pwcnet-gcs":
+        out.append(f"flow {flow_name} instead of PWC-Net with GCS's nearest/zero-padded warps (no PWC-Net weights)")
+    return out
 
 
 def _settings_record(settings: EvalScribbleSettings, flow_name: str) -> dict:
@@ -94,13 +107,18 @@ def scribble_clip(
         "source_size": [clip.height, clip.width],
         "settings": record,
         "reseed": settings.reseed,
-        "dropped_points": "re-seeded on the frame where they were lost" if settings.reseed else "not replaced",
+        "dropped_points": (
+            "re-seeded on the frame where they were lost"
+            if settings.reseed and settings.protocol != "gcs"
+            else "not replaced"
+        ),
         "format": f"<frame>_{settings.size[0]}p.png, RGB {settings.size[1]}x{settings.size[0]}, black = no scribble",
         "points_per_frame": result.alive,
         "dropped_per_frame": result.dropped,
         "reseeded_per_frame": result.reseeded,
         "first_frame_points": result.first_points,
-        "differences_from_official": list(DIFFERENCES),
+        "protocol": settings.protocol,
+        "differences_from_official": differences(settings, flow.name),
     }
     write_scribble_clip(dest, clip.stems, result.images, meta)
     log.info(
