@@ -89,8 +89,11 @@ def test_identical_videos(dataset, tmp_path, monkeypatch, capsys):
     assert "alexnet-owt-7be5be79.pth" in summary["not_available"]["lpips"]
     assert summary["flow"]["backend"] == "opencv-dis" and "first_frame" in summary["protocol"]
     assert {"torch", "scikit-image", "opencv", "svcnet"} <= set(summary["versions"])
+    assert summary["protocol"]["name"] == "svcnet" and summary["protocol"]["warp_mask"].startswith("reference: ")
+    assert summary["test_sets"] == {"all": {**summary["means"], "frames": 8, "videos": 2}}
+    assert summary["resolution"] == {"ground_truth": "as given", "frame_sizes": ["224x128"]}
     flat = json.loads((tmp_path / "m.json").read_text())
-    assert flat["ssim"] == 1.0 and flat["method"] == "copy"
+    assert flat["ssim"] == 1.0 and flat["method"] == "copy" and flat["test_sets"] == summary["test_sets"]
     assert len(rows(out / "per_frame.csv")) == 8
     printed = capsys.readouterr().out
     assert "lpips: n/a" in printed
@@ -114,6 +117,13 @@ def test_means_are_frame_weighted_and_match_skimage(dataset, tmp_path):
     assert summary["means"]["psnr"] == pytest.approx(np.mean(expected), abs=1e-9)
     assert summary["method"] == "pred"
     assert 0 < summary["means"]["ssim"] < 1 and math.isfinite(summary["means"]["psnr_lab"])
+    # --warp-mask strict drops the pixels whose flow leaves the frame: a different warping error, same PSNR
+    reference = summary["means"]["warp_error"]
+    assert run("--pred", str(pred), "--gt", str(dataset / "gt"), "--out", str(out), "--warp-mask", "strict") == 0
+    strict = json.loads((out / "summary.json").read_text())
+    assert strict["options"]["warp_mask"] == "strict" and strict["means"]["warp_error"] != reference
+    assert strict["means"]["psnr"] == summary["means"]["psnr"]
+    assert run("--pred", str(pred), "--gt", str(dataset / "gt"), "--out", str(out), "--warp-mask", "loose") == 2
     # --include-first scores the first frame too
     assert run("--pred", str(pred), "--gt", str(dataset / "gt"), "--out", str(out), "--include-first") == 0
     assert json.loads((out / "summary.json").read_text())["frames"] == 10

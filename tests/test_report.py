@@ -18,85 +18,49 @@ from svcnet.evaluate.levin import gray_frame
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis"
 
 
+CLIPS = {"dog": "DAVIS", "car-shadow": "videvo"}  # clip -> test set (the tags of the DAVIS-Videvo release)
+METHODS = ("gray", "official_svcnet")
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
+    """Two test sets (DAVIS/dog, videvo/car-shadow; 5 frames at 224x128); gray and a stand-in for the official
+    SVCNet (the ground truth + 6, with the metadata.json `svcnet colorize` writes); GCS scribbles; two trainings."""
+    import json
+
     import torch
+
+    from svcnet.scribbles.flow import dis_estimator
+    from svcnet.scribbles.generate import EvalScribbleSettings
+    from svcnet.scribbles.run import run_scribbles
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("report")
-    for clip in ("dog", "car-shadow"):
+    for clip, tag in CLIPS.items():
         for src in list_frames(DEMO / clip / "frames")[:5]:
             img = cv2.resize(read_rgb(src), (224, 128), interpolation=cv2.INTER_AREA)
-            write_png(root / "gt" / clip / "frames" / f"{src.stem}.png", img)
-            write_png(root / "gray" / clip / "frames" / f"{src.stem}.png", gray_frame(img))
+            write_png(root / "gt" / tag / clip / "frames" / f"{src.stem}.png", img)
+            write_png(root / "gray" / tag / clip / "frames" / f"{src.stem}.png", gray_frame(img))
             noisy = np.clip(img.astype(int) + 6, 0, 255).astype(np.uint8)
-            write_png(root / "shift" / clip / "frames" / f"{src.stem}.png", noisy)
-            scr = np.zeros_like(img)
-            scr[60:64, 100:104] = img[60:64, 100:104] | 1
-            write_png(root / "scribbles" / clip / f"{src.stem}_256p.png", scr)
-    for m in ("gray", "shift"):
-        assert (
-            main(
-                [
-                    "evaluate",
-                    "-q",
-                    "--pred",
-                    str(root / m),
-                    "--gt",
-                    str(root / "gt"),
-                    "--out",
-                    str(root / f"e_{m}"),
-                    "--method",
-                    m,
-                    "--dataset",
-                    "demo",
-                    "--lpips-weights",
-                    str(root / "none.pth"),
-                ]
-            )
-            == 2
-        )
-        assert (
-            main(
-                [
-                    "evaluate",
-                    "-q",
-                    "--pred",
-                    str(root / m),
-                    "--gt",
-                    str(root / "gt"),
-                    "--out",
-                    str(root / f"e_{m}"),
-                    "--method",
-                    m,
-                    "--dataset",
-                    "demo",
-                ]
-            )
-            == 0
-        )
+            write_png(root / "official_svcnet" / tag / clip / "frames" / f"{src.stem}.png", noisy)
+        meta = {
+            "weights": {"cpnet": {"path": "/w/cpnet_epoch1000_batchsize32.pth", "sha256": "ab" * 32}},
+            "flow": {"backend": "pwcnet"},
+            "edge_policy": "official",
+            "lightness": "official",
+        }
+        (root / "official_svcnet" / tag / clip / "metadata.json").write_text(json.dumps(meta))
+    run_scribbles(root / "gt", root / "scribbles", EvalScribbleSettings(protocol="gcs"), dis_estimator())
+    for m in METHODS:
+        args = ["evaluate", "-q", "--pred", str(root / m), "--gt", str(root / "gt"), "--out", str(root / f"e_{m}")]
+        assert main([*args, "--method", m, "--dataset", "demo", "--lpips-weights", str(root / "none.pth")]) == 2
+        assert main([*args, "--method", m, "--dataset", "demo"]) == 0
     write_training_log(root / "train" / "cpnet" / "cpnet2", [0.5, 0.4] + [0.3] * 16 + [0.2, 0.1], curve=True)
     write_training_log(root / "train" / "ssnet", [0.8, 0.6, 0.4])
-    assert (
-        main(
-            [
-                "report",
-                "--eval",
-                str(root / "e_gray"),
-                "--eval",
-                str(root / "e_shift"),
-                "--out",
-                str(root / "rep"),
-                "--scribbles",
-                str(root / "scribbles"),
-                "--training",
-                str(root / "train" / "cpnet"),
-                "--training",
-                str(root / "train" / "ssnet"),
-            ]
-        )
-        == 0
-    )
+    args = ["report", "--eval", str(root / "e_gray"), "--eval", str(root / "e_official_svcnet")]
+    args += ["--out", str(root / "rep"), "--scribbles", str(root / "scribbles" / "gt")]
+    args += ["--training", str(root / "train" / "cpnet"), "--training", str(root / "train" / "ssnet")]
+    assert main(args) == 0
     return root / "rep"
 
 
@@ -120,44 +84,81 @@ def test_training_table_and_learning_curves(report, tmp_path):
     assert not (report / "plots" / "train_ssnet.png").exists()  # that run has no loss.png
     assert 'src="plots/train_cpnet2.png"' in (report / "index.html").read_text()
     (tmp_path / "empty").mkdir()
-    assert (
-        main(
-            [
-                "report",
-                "--eval",
-                str(report.parent / "e_gray"),
-                "--out",
-                str(tmp_path / "rep"),
-                "--training",
-                str(tmp_path / "empty"),
-            ]
-        )
-        == 2
-    )
+    args = ["report", "--eval", str(report.parent / "e_gray"), "--out", str(tmp_path / "rep")]
+    assert main([*args, "--training", str(tmp_path / "empty")]) == 2
     assert not (tmp_path / "rep").exists()
 
 
-def test_report_files_and_tables(report):
+def section(md: str, title: str) -> str:
+    """The text of a results.md section, up to the next heading of level 2."""
+    start = md.index(f"## {title}\n")
+    end = md.find("\n## ", start + 1)
+    return md[start : end if end >= 0 else None]
+
+
+def test_one_table_per_test_set_shaped_like_the_paper(report):
     md = (report / "results.md").read_text()
-    assert "| Method | PSNR ↑ | SSIM ↑ | LPIPS ↓ | Warp err. ↓ | CDC ↓ |" in md
-    gray_row = next(line for line in md.splitlines() if line.startswith("| gray |"))
-    assert "n/a" in gray_row  # LPIPS without a backbone
-    assert "lpips: n/a — LPIPS backbone alexnet-owt-7be5be79.pth not found" in md
-    assert "git commit:" in md and "data hashes" in md
-    assert '- output lightness: `{"gray": "BT.601 luma (the gray input itself)", "shift": "not recorded"}`' in md
+    for title, tag in (("DAVIS", "DAVIS"), ("Videvo", "videvo")):
+        text = section(md, title)
+        assert "| Method | PSNR ↑ | SSIM ↑ | LPIPS ↓ | Warp err. ↓ | CDC ↓ |" in text
+        gray_row = next(line for line in text.splitlines() if line.startswith("| Grayscale input |"))
+        assert gray_row.split(" | ")[3] == "n/a"  # LPIPS without a backbone
+        official = next(line for line in text.splitlines() if line.startswith("| SVCNet (official weights) |"))
+        summary = __import__("json").loads((report.parent / "e_official_svcnet" / "summary.json").read_text())
+        assert official.split(" | ")[1] == f"{summary['test_sets'][tag]['psnr']:.2f}"
+    assert "PSNR 25.96, SSIM 0.9573" in section(md, "DAVIS") and "SSNet/validation.py" in section(md, "DAVIS")
+    assert "25.96" not in section(md, "Videvo")
+    assert md.count("LPIPS n/a (all methods): LPIPS backbone alexnet-owt-7be5be79.pth not found") == 1
+    assert "## DAVIS: Lab (ab) and 256p variants" in md and "## Videvo: Lab (ab) and 256p variants" in md
+
+
+def test_protocol_and_provenance_tables(report):
+    md = (report / "results.md").read_text()
+    protocol = section(md, "Protocol")
+    assert "| Scribbles | gcs (40 points, flow dis-medium) | GCS: 40 single pixels" in protocol
+    assert "flow dis-medium instead of PWC-Net" in protocol  # the recorded difference
+    assert "| Edge frames (SVCNet) | official | official (first/last 3 frames from CPNet) |  |" in protocol
+    assert "| Output lightness (networks) | official |" in protocol
+    assert "| Warping error | reference | reference (Lai et al., evaluate_WarpError.py) |" in protocol
+    assert "| First frame | excluded | excluded |  |" in protocol
+    assert "| Ground-truth resolution | as given (224x128) | original (spec §5.1) |" in protocol
+    provenance = section(md, "Provenance")
+    assert "| git commit |" in provenance and "| ground truth demo | 2 videos, sha256/16" in provenance
+    assert "| weights SVCNet (official weights) | cpnet: cpnet_epoch1000_batchsize32.pth (sha256 abababababab)" in (
+        provenance
+    )
+    assert "{" not in provenance  # no raw JSON
     with open(report / "per_video.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["method"], r["video"]) for r in rows} == {
-        (m, v) for m in ("gray", "shift") for v in ("car-shadow", "dog")
+        (m, f"{tag}/{clip}") for m in METHODS for clip, tag in CLIPS.items()
     }
-    for name in ("per_video_psnr.png", "per_video_warp_error.png", "psnr_frames_dog.png"):
+
+
+def test_plots_per_test_set_and_gifs(report):
+    for name in ("per_video_psnr_DAVIS.png", "per_video_warp_error_videvo.png", "psnr_frames_DAVIS__dog.png"):
         assert (report / "plots" / name).stat().st_size > 1000
     import imageio.v3 as iio
 
-    gif = iio.imread(report / "media" / "car-shadow.gif")
-    assert gif.shape[0] == 5 and gif.shape[2] == 5 * 224 // 2  # gray | scribbles | gray | shift | GT at half size
+    gif = iio.imread(report / "media" / "videvo__car-shadow.gif")
+    assert gif.shape[0] == 5 and gif.shape[2] == 5 * 224 // 2  # gray | scribbles | 2 methods | GT at half size
     html = (report / "index.html").read_text()
-    assert html.count("<table>") == 3 and 'src="media/car-shadow.gif"' in html  # main, Lab/256p, training
+    # 2 results tables, protocol, 2 variants, training, provenance
+    assert html.count("<table") == 7 and 'src="media/videvo__car-shadow.gif"' in html
+
+
+def test_bar_legend_hides_no_bar(report):
+    from svcnet.evaluate.report import bar_figure
+    from svcnet.evaluate.report_data import load_run
+
+    runs = [load_run(report.parent / f"e_{m}") for m in METHODS]
+    fig = bar_figure(runs, "psnr", ["DAVIS/dog", "videvo/car-shadow"], "demo")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    bars = [p.get_window_extent() for p in ax.patches]
+    assert len(bars) == 4 and not any(legend.overlaps(b) for b in bars)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Grayscale input", "SVCNet (official weights)"]
 
 
 @pytest.mark.browser
@@ -172,7 +173,7 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
         text=True,
         timeout=120,
     ).stdout
-    assert dom.count("<table>") == 3 and "PSNR" in dom
+    assert dom.count("<table") == 7 and "PSNR" in dom
     shot = tmp_path / "shot.png"
     subprocess.run(
         [exe, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}", "--window-size=1200,2000", url],
@@ -223,10 +224,11 @@ def test_every_image_decodes_and_tables_fill_in_headless_chromium(report):
     start = dom.index('<pre id="probe">') + len('<pre id="probe">')
     found = json.loads(html_lib.unescape(dom[start : dom.index("</pre>", start)]))
     sources = [s for s, _ in found["images"]]
-    assert "media/car-shadow.gif" in sources and "plots/per_video_psnr.png" in sources
+    assert "media/videvo__car-shadow.gif" in sources and "plots/per_video_psnr_DAVIS.png" in sources
     assert all(width > 0 for _, width in found["images"]), found["images"]
     assert "plots/train_cpnet2.png" in sources
-    assert found["rows"] == [2, 2, 2]  # two methods in each metric table, two training stages
+    # two methods in each results and variants table, 8 protocol rows, two training stages, provenance rows
+    assert found["rows"][:6] == [2, 2, 8, 2, 2, 2] and found["rows"][6] >= 6
 
 
 def test_header_records_the_saliency_setting_and_what_each_clip_used(report, tmp_path):
@@ -234,7 +236,7 @@ def test_header_records_the_saliency_setting_and_what_each_clip_used(report, tmp
 
     from svcnet.evaluate.report_data import saliency_backend
 
-    assert "saliency backend: `method auto, fallback" in (report / "results.md").read_text()  # config/config.yaml
+    assert "| saliency (training) | method auto, fallback" in (report / "results.md").read_text()  # config.yaml
     config = {"profile": "demo", "saliency": {"method": "auto", "fallback": "spectral_residual"}}
     for clip, method in (("dog", "masks"), ("bmx", "spectral_residual")):
         folder = tmp_path / "data" / "demo" / "saliency" / "train" / clip

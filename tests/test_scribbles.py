@@ -352,3 +352,20 @@ def test_cli_gcs_protocol_records_itself_and_the_flow_it_used(tmp_path, monkeypa
     assert meta["settings"]["flow"] == "dis-medium"  # no PWC-Net weights here: auto falls back to DIS, recorded
     assert any("dis-medium instead of PWC-Net" in d for d in meta["differences_from_official"])
     assert 0 < read_rgb(out / "gt" / "dog" / "00000_256p.png").any(axis=2).sum() <= 40 * 16
+
+
+def test_gcs_pwcnet_same_weights_other_internal_warps():
+    """GCS/pwcnet.py differs from SSNet's PWC-Net only in its pyramid warps (nearest, zero padding): same keys, same
+    weights, other flows."""
+    import torch
+
+    from svcnet.models.pwcnet import PWCNet
+
+    torch.manual_seed(0)
+    net = PWCNet().eval()
+    gcs = PWCNet(gcs=True).eval()
+    gcs.load_state_dict(net.state_dict(), strict=True)
+    img = cv2.resize(data.coffee(), (128, 64), interpolation=cv2.INTER_AREA)
+    moved = np.roll(img, 3, axis=1)
+    a, b = pwc_estimator(net)(img, moved), pwc_estimator(gcs, name="pwcnet-gcs")(img, moved)
+    assert a.shape == b.shape == (64, 128, 2) and np.abs(a - b).max() > 1e-4

@@ -1,7 +1,8 @@
-"""``svcnet report``: Markdown tables like the paper's, per-video CSV, PNG plots, side-by-side GIFs and index.html.
+"""``svcnet report``: one results table per test set shaped like the paper's (PSNR / SSIM / LPIPS / warping error /
+CDC), the protocol against the official one, provenance, per-video CSV, PNG plots, side-by-side GIFs and index.html.
 
-Everything is written into one folder atomically. Values that could not be measured are shown as ``n/a`` with the
-reason from the evaluation (never a number).
+Everything is written into one folder atomically. Values that could not be measured are shown as ``n/a``, with one
+note per metric giving the reason from the evaluation (never a number).
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ from svcnet.evaluate.report_data import (
     output_lightness,
     saliency_backend,
     weights_used,
+)
+from svcnet.evaluate.report_protocol import (
+    PROTOCOL_HEADER,
+    PROVENANCE_HEADER,
+    REFERENCE_LINES,
+    method_label,
+    protocol_rows,
+    provenance_rows,
+    test_set_title,
 )
 from svcnet.evaluate.report_training import HEADER as TRAIN_HEADER
 from svcnet.evaluate.report_training import TrainingRun
@@ -63,21 +73,35 @@ def _num(value: object) -> float:
     return float("inf") if value == "inf" else float(value)
 
 
-def tables(runs: Sequence[EvalRun], columns: Sequence[tuple[str, str, int]]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows (methods × datasets × metrics) of one results table."""
+def _test_set_means(run: EvalRun) -> dict[str, dict]:
+    """A run's means per test set (a summary without ``test_sets`` counts as the one test set ``all``)."""
+    return run.summary.get("test_sets") or {"all": run.summary["means"]}
+
+
+def test_set_tables(runs: Sequence[EvalRun], columns: Sequence[tuple[str, str, int]]) -> list[dict]:
+    """One table per (dataset, test set): ``{"title", "test_set", "header", "rows"}``; rows are the methods in the
+    order given, labelled as in the paper."""
     datasets = list(dict.fromkeys(r.dataset for r in runs))
-    methods = list(dict.fromkeys(r.method for r in runs))
-    by = {(r.method, r.dataset): r for r in runs}
-    header = ["Method"] + [f"{d} {label}" if len(datasets) > 1 else label for d in datasets for _, label, _ in columns]
-    rows = []
-    for m in methods:
-        row = [m]
-        for d in datasets:
-            run = by.get((m, d))
-            for key, _, digits in columns:
-                row.append(fmt(run.summary["means"].get(key), digits) if run else "–")
-        rows.append(row)
-    return header, rows
+    out = []
+    for dataset in datasets:
+        of_dataset = [r for r in runs if r.dataset == dataset]
+        names = list(dict.fromkeys(t for r in of_dataset for t in _test_set_means(r)))
+        for name in names:
+            title = test_set_title(name, dataset)
+            if len(datasets) > 1 and name != "all":
+                title = f"{dataset}: {title}"
+            rows = []
+            for run in of_dataset:
+                means = _test_set_means(run).get(name)
+                if means is None:
+                    continue
+                rows.append([method_label(run.method)] + [fmt(means.get(key), digits) for key, _, digits in columns])
+            header = ["Method"] + [label for _, label, _ in columns]
+            out.append({"title": title, "test_set": name, "header": header, "rows": rows})
+    return out
+
+
+test_set_tables.__test__ = False  # not a pytest test when a test module imports it
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -86,31 +110,47 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def html_table(header: list[str], rows: list[list[str]]) -> str:
+def html_table(header: list[str], rows: list[list[str]], css: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cls = f' class="{css}"' if css else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _plot_bars(runs: Sequence[EvalRun], metric: str, path: Path) -> None:
+def file_stem(video: str) -> str:
+    """A file-name-safe form of a clip id (``DAVIS/bike`` → ``DAVIS__bike``)."""
+    return video.replace("/", "__")
+
+
+def bar_figure(runs: Sequence[EvalRun], metric: str, videos: Sequence[str], title: str):
+    """Grouped bars of ``metric`` per video (a matplotlib Figure); the legend sits beside the axes, so it hides no
+    bar."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    videos = list(dict.fromkeys(v["video"] for r in runs for v in r.per_video))
-    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(videos) * max(1, len(runs)) / 2), 3.2))
+    width_in = min(24.0, max(5.0, 0.18 * len(videos) * max(1, len(runs)) + 1.5))
+    fig, ax = plt.subplots(figsize=(width_in + 2.2, 3.4))
     width = 0.8 / max(1, len(runs))
     for i, run in enumerate(runs):
         vals = {v["video"]: _num(v[metric]) for v in run.per_video}
         ys = [vals.get(v, float("nan")) for v in videos]
         ys = [y if math.isfinite(y) else float("nan") for y in ys]
-        ax.bar(np.arange(len(videos)) + i * width, ys, width, label=f"{run.method} ({run.dataset})")
-    ax.set_xticks(np.arange(len(videos)) + width * (len(runs) - 1) / 2, videos, rotation=30, ha="right")
+        ax.bar(np.arange(len(videos)) + i * width, ys, width, label=method_label(run.method))
+    labels = [v.split("/", 1)[-1] for v in videos]
+    ax.set_xticks(np.arange(len(videos)) + width * (len(runs) - 1) / 2, labels, rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(metric)
-    ax.set_title(f"{metric} per video (∞ / n/a not drawn)")
-    ax.legend(fontsize=7)
+    ax.set_title(f"{title}: {metric} per video (∞ / n/a not drawn)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
+    return fig
+
+
+def _plot_bars(runs: Sequence[EvalRun], metric: str, path: Path, videos: Sequence[str], title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = bar_figure(runs, metric, videos, title)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -121,15 +161,15 @@ def _plot_frames(runs: Sequence[EvalRun], video: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(8, 3))
     for run in runs:
         rows = [r for r in run.per_frame if r["video"] == video]
         ys = [_num(r["psnr"]) for r in rows]
-        ax.plot(range(len(rows)), [y if math.isfinite(y) else float("nan") for y in ys], label=run.method)
+        ax.plot(range(len(rows)), [y if math.isfinite(y) else float("nan") for y in ys], label=method_label(run.method))
     ax.set_xlabel("evaluated frame index")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(f"{video}: PSNR over frames")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -183,18 +223,21 @@ def build_report(
     gif_frames: int = 24,
     gif_scale: float = 0.5,
     training: Sequence[TrainingRun] = (),
+    frame_plots: int = 4,
 ) -> Path:
     """Write the report folder ``out``; returns the path of its index.html.
 
-    ``training``: the training stages whose learning curves and loss summary the report shows."""
+    ``training``: the training stages whose learning curves and loss summary the report shows; ``frame_plots``: how
+    many videos of each test set get a PSNR-over-frames plot."""
     if not runs:
         from svcnet.errors import InputError
 
         raise InputError("no evaluation given: pass --eval FOLDER (an `svcnet evaluate` output) at least once")
     out = Path(out)
+    config = config or {}
     header = {
         "git_commit": git_commit(Path.cwd()),
-        "config": config or {},
+        "config": config,
         "data_hashes": {
             d: data_hashes(r.summary["gt"])
             for d, r in {r.dataset: r for r in runs}.items()
@@ -207,10 +250,20 @@ def build_report(
         "lpips": {r.method: r.summary.get("lpips") for r in runs},
         "not_available": {f"{r.method}/{r.dataset}": r.summary.get("not_available", {}) for r in runs},
         "versions": runs[0].summary.get("versions", {}),
+        "protocol": {r.method: r.summary.get("protocol") for r in runs},
+        "resolution": {r.method: r.summary.get("resolution") for r in runs},
     }
-    main_t = tables(runs, MAIN)
-    extra_t = tables(runs, EXTRA)
+    sections = {
+        "main": test_set_tables(runs, MAIN),
+        "extra": test_set_tables(runs, EXTRA),
+        "protocol": (PROTOCOL_HEADER, protocol_rows(runs, config, scribbles)),
+        "provenance": (PROVENANCE_HEADER, provenance_rows(header, runs)),
+        "not_available": not_available_notes(runs),
+        "training": (TRAIN_HEADER, [t.row() for t in training]),
+    }
+    header["tables"] = sections["main"]
     videos = list(dict.fromkeys(v["video"] for r in runs for v in r.per_video))
+    groups = _video_groups(runs, videos)
     remove_stale_temps(out)
     with atomic_path(out) as tmp:
         (tmp / "plots").mkdir(parents=True)
@@ -223,111 +276,121 @@ def build_report(
                 for v in r.per_video:
                     writer.writerow({"method": r.method, "dataset": r.dataset, **v})
         images = []
-        for m in BAR_METRICS:
-            _plot_bars(runs, m, tmp / "plots" / f"per_video_{m}.png")
-            images.append((f"plots/per_video_{m}.png", f"{m} per video"))
-        for v in videos:
-            _plot_frames(
-                [r for r in runs if any(x["video"] == v for x in r.per_video)],
-                v,
-                tmp / "plots" / f"psnr_frames_{v}.png",
-            )
-            images.append((f"plots/psnr_frames_{v}.png", f"{v}: PSNR over frames"))
+        for name, (title, members) in groups.items():
+            suffix = "" if len(groups) == 1 else f"_{file_stem(name)}"
+            for m in BAR_METRICS:
+                _plot_bars(runs, m, tmp / "plots" / f"per_video_{m}{suffix}.png", members, title)
+                images.append((f"plots/per_video_{m}{suffix}.png", f"{title}: {m} per video"))
+            for v in members[:frame_plots]:
+                _plot_frames(
+                    [r for r in runs if any(x["video"] == v for x in r.per_video)],
+                    v,
+                    tmp / "plots" / f"psnr_frames_{file_stem(v)}.png",
+                )
+                images.append((f"plots/psnr_frames_{file_stem(v)}.png", f"{v}: PSNR over frames"))
         for t in training:
             if t.curve is not None:
                 shutil.copyfile(t.curve, tmp / "plots" / f"train_{t.name}.png")
                 images.append((f"plots/train_{t.name}.png", f"{t.name}: training loss"))
-        train_t = (TRAIN_HEADER, [t.row() for t in training])
         gifs = []
         for v in videos[:gif_videos]:
-            if _side_by_side(
-                runs, v, Path(scribbles) if scribbles else None, tmp / "media" / f"{v}.gif", gif_frames, gif_scale
-            ):
-                gifs.append((f"media/{v}.gif", f"{v}: gray | scribbles | {' | '.join(r.method for r in runs)} | GT"))
+            gif = f"media/{file_stem(v)}.gif"
+            if _side_by_side(runs, v, Path(scribbles) if scribbles else None, tmp / gif, gif_frames, gif_scale):
+                names = " | ".join(method_label(r.method) for r in runs)
+                gifs.append((gif, f"{v}: gray | scribbles | {names} | GT"))
         (tmp / "report.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
-        (tmp / "results.md").write_text(_markdown(header, main_t, extra_t, images, gifs, train_t))
-        (tmp / "index.html").write_text(_html(header, main_t, extra_t, images, gifs, train_t))
+        (tmp / "results.md").write_text(_markdown(header, sections, images, gifs))
+        (tmp / "index.html").write_text(_html(header, sections, images, gifs))
     return out / "index.html"
 
 
-def _na_lines(header: dict) -> list[str]:
-    lines = []
-    for run, na in header["not_available"].items():
-        for key, reason in na.items():
-            lines.append(f"{run} {key}: n/a — {reason}")
-    return lines
+def _video_groups(runs: Sequence[EvalRun], videos: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
+    """Videos grouped by test set (``{name: (title, videos)}``) for the per-video plots."""
+    from svcnet.data.testsets import split_test_sets
+
+    dataset = runs[0].dataset
+    return {name: (test_set_title(name, dataset), ids) for name, ids in split_test_sets(videos).items()}
 
 
-def _markdown(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
+def not_available_notes(runs: Sequence[EvalRun]) -> list[str]:
+    """One note per unavailable metric: its reason, and which methods it concerns when not all of them."""
+    by_key: dict[str, dict[str, list[str]]] = {}
+    for r in runs:
+        for key, reason in r.summary.get("not_available", {}).items():
+            by_key.setdefault(key, {}).setdefault(reason, []).append(method_label(r.method))
+    notes = []
+    names = {k: label.split(" ")[0] for k, label, _ in MAIN + EXTRA}
+    for key, reasons in by_key.items():
+        for reason, methods in reasons.items():
+            scope = "all methods" if len(methods) == len(runs) else ", ".join(methods)
+            notes.append(f"{names.get(key, key)} n/a ({scope}): {reason}")
+    return notes
+
+
+def _markdown(header: dict, sections: dict, images, gifs) -> str:
     buf = io.StringIO()
     buf.write("# svcnet results\n\n")
-    buf.write(f"- git commit: `{header['git_commit']}`\n- profile: `{header['config'].get('profile', '?')}`\n")
-    buf.write(f"- data hashes (sha256/16 of each video's frames): `{json.dumps(header['data_hashes'])}`\n")
-    buf.write(f"- flow backend: `{json.dumps(header['flow_backend'])}`\n")
-    buf.write(f"- saliency backend: `{header['saliency_backend']}`\n")
-    buf.write(f"- output lightness: `{json.dumps(header['lightness'])}`\n")
-    buf.write(f"- weights: `{json.dumps(header['weights'], default=str)}`\n\n")
-    buf.write(
-        "Protocol: metrics/README.md (first frame excluded, frame-weighted means, warping error and CDC per "
-        "video then averaged).\n\n## Main table\n\n"
-    )
-    buf.write(markdown_table(*main_t) + "\n\n## Lab (ab) and 256p variants\n\n" + markdown_table(*extra_t) + "\n\n")
-    if train_t[1]:
-        buf.write("## Training\n\n" + markdown_table(*train_t) + "\n\n")
-    na = _na_lines(header)
-    if na:
-        buf.write("## Not available\n\n" + "\n".join(f"- {line}" for line in na) + "\n\n")
+    buf.write(f"Profile `{header['config'].get('profile', '?')}`, git commit `{header['git_commit']}`.\n\n")
+    for table in sections["main"]:
+        buf.write(f"## {table['title']}\n\n" + markdown_table(table["header"], table["rows"]) + "\n\n")
+        if table["test_set"] in REFERENCE_LINES:
+            buf.write(REFERENCE_LINES[table["test_set"]] + "\n\n")
+    if sections["not_available"]:
+        buf.write("\n".join(f"- {line}" for line in sections["not_available"]) + "\n\n")
+    buf.write("## Protocol\n\n" + markdown_table(*sections["protocol"]) + "\n\n")
+    buf.write("Definitions: docs/evaluation.md and metrics/README.md.\n\n")
+    for table in sections["extra"]:
+        buf.write(f"## {table['title']}: Lab (ab) and 256p variants\n\n")
+        buf.write(markdown_table(table["header"], table["rows"]) + "\n\n")
+    if sections["training"][1]:
+        buf.write("## Training\n\n" + markdown_table(*sections["training"]) + "\n\n")
+    buf.write("## Provenance\n\n" + markdown_table(*sections["provenance"]) + "\n\n")
     buf.write("## Plots\n\n" + "\n".join(f"![{alt}]({src})" for src, alt in images + gifs) + "\n\n")
-    buf.write("Per-video values: per_video.csv. Full provenance (config, versions): report.json.\n")
+    buf.write("Per-video values: per_video.csv. Everything in full (config, hashes, versions): report.json.\n")
     return buf.getvalue()
 
 
-def _html(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
-    na = "".join(f"<li>{html.escape(line)}</li>" for line in _na_lines(header))
+def _html(header: dict, sections: dict, images, gifs) -> str:
+    results = ""
+    for table in sections["main"]:
+        results += f"<h2>{html.escape(table['title'])}</h2>" + html_table(table["header"], table["rows"])
+        if table["test_set"] in REFERENCE_LINES:
+            results += f'<p class="ref">{html.escape(REFERENCE_LINES[table["test_set"]])}</p>'
+    na = "".join(f"<li>{html.escape(line)}</li>" for line in sections["not_available"])
+    extra = "".join(
+        f"<h3>{html.escape(t['title'])}: Lab (ab) and 256p variants</h3>" + html_table(t["header"], t["rows"])
+        for t in sections["extra"]
+    )
     imgs = "".join(
         f'<figure><img src="{html.escape(s)}" alt="{html.escape(a)}"><figcaption>{html.escape(a)}</figcaption></figure>'
         for s, a in gifs + images
     )
-    prov = html.escape(
-        json.dumps(
-            {
-                k: header[k]
-                for k in (
-                    "git_commit",
-                    "data_hashes",
-                    "flow_backend",
-                    "saliency_backend",
-                    "weights",
-                    "lightness",
-                    "versions",
-                )
-            },
-            indent=2,
-            default=str,
-        )
-    )
+    train = sections["training"]
     cfg = html.escape(json.dumps(header["config"], indent=2, default=str))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>svcnet results</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #999;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}
+<style>body{{font-family:sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #999;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
+table.text td{{text-align:left;vertical-align:top}}p.ref{{color:#444;font-size:90%;max-width:60em}}
 figure{{display:inline-block;margin:0.5em}}img{{max-width:100%}}pre{{background:#f4f4f4;padding:1em}}</style>
 </head><body>
 <h1>svcnet results</h1>
-<p>git commit <code>{html.escape(header["git_commit"])}</code>, profile
-<code>{html.escape(str(header["config"].get("profile", "?")))}</code>; output lightness
-<code>{html.escape(json.dumps(header["lightness"]))}</code></p>
-<h2>Main table</h2>
-{html_table(*main_t)}
-<h2>Lab (ab) and 256p variants</h2>
-{html_table(*extra_t)}
-{f"<h2>Training</h2>{html_table(*train_t)}" if train_t[1] else ""}
-{f"<h2>Not available</h2><ul>{na}</ul>" if na else ""}
+<p>Profile <code>{html.escape(str(header["config"].get("profile", "?")))}</code>, git commit
+<code>{html.escape(header["git_commit"])}</code>.</p>
+{results}
+{f"<ul>{na}</ul>" if na else ""}
+<h2>Protocol</h2>
+{html_table(*sections["protocol"], css="text")}
+<p>Definitions: docs/evaluation.md and metrics/README.md.</p>
+<h2>Variants</h2>
+{extra}
+{f"<h2>Training</h2>{html_table(*train)}" if train[1] else ""}
 <h2>Videos and plots</h2>
 {imgs}
+<h2>Provenance</h2>
+{html_table(*sections["provenance"], css="text")}
 <p><a href="per_video.csv">per_video.csv</a> · <a href="results.md">results.md</a> ·
 <a href="report.json">report.json</a></p>
-<h2>Provenance</h2><pre>{prov}</pre>
 <details><summary>Configuration</summary><pre>{cfg}</pre></details>
 </body></html>
 """
