@@ -35,6 +35,12 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+# Before the first job of a real run (not -n): `svcnet preflight` lists every registry file or configured folder that
+# is missing, with how to get it, and stops the run (--config allow_missing=true: runs the stages that can run).
+onstart:
+    run_preflight()
+
+
 rule all:
     default_target: True
     input:

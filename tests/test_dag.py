@@ -178,7 +178,7 @@ def test_config_on_the_command_line(workspace):
     assert "data/small/train.lmdb" in out
     proc = run(["snakemake", "-n", "--config", "pack={png_compression: 3, maps: [masks]}"], workspace, check=False)
     assert proc.returncode != 0
-    assert "only `profile` can be set with --config" in proc.stdout + proc.stderr
+    assert "only `profile` and `allow_missing` can be set with --config" in proc.stdout + proc.stderr
     # --configfile files are passed on to the commands, merged over config/config.yaml as Snakemake merges them
     (workspace / "over.yaml").write_text("profile: small\ndata:\n  interpolation: cubic\n")
     out = run(["snakemake", "-n", "-p", "--configfile", "over.yaml"], workspace).stdout

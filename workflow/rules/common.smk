@@ -1,22 +1,34 @@
 # Shared by all the rule files. Resolved configuration, path helpers, input helpers and the final targets.
 import json
 import os
+import subprocess
+import sys
 
 from snakemake.exceptions import WorkflowError
 
-from svcnet.config import resolve
+from svcnet.config import build, resolve
+from svcnet.data.testsets import planned_clips
+from svcnet.preflight import required_inputs
+from svcnet.sources import get_source, registry_ref
 
-# --config on the command line may only choose the profile: `svcnet` commands read the config files themselves
-# (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
-_overrides = set(workflow.config_settings.config or {}) - {"profile"}
+# --config on the command line may choose the profile and allow_missing only: `svcnet` commands read the config files
+# themselves (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
+_overrides = set(workflow.config_settings.config or {}) - {"profile", "allow_missing"}
 if _overrides:
     raise ValueError(
-        f"--config {', '.join(sorted(_overrides))}=...: only `profile` can be set with --config; put other "
-        "settings in config/config.yaml or in a YAML file given with --configfile"
+        f"--config {', '.join(sorted(_overrides))}=...: only `profile` and `allow_missing` can be set with --config; "
+        "put other settings in config/config.yaml or in a YAML file given with --configfile"
     )
+# --config allow_missing=true: run the stages whose inputs are present instead of stopping at the preflight (the jobs
+# of the others are left out of the run).
+_allow_missing = str(config.pop("allow_missing", False)).lower()
+if _allow_missing not in ("true", "false"):
+    raise ValueError(f"--config allow_missing={_allow_missing}: give true or false")
+ALLOW_MISSING = _allow_missing == "true"
 
 PROFILE = config["profile"]
 CFG = resolve(config, source="snakemake config")  # profile applied, validated again
+CONFIG = build(CFG)  # the same, as the frozen dataclasses the `svcnet` commands read
 # Arguments that make a `svcnet` command read exactly the configuration Snakemake uses (pass as a param): the
 # `configfile:` of the Snakefile, then the --configfile files merged over it (Snakemake's order).
 _cli_files = [os.path.abspath(f) for f in workflow.config_settings.configfiles]
@@ -70,39 +82,84 @@ def _section(path):
     return node
 
 
+# ------------------------------------------------------------------------- inputs from the registry, the preflight
+# Where `svcnet fetch` puts registry entries: their `dest` / `unpack.into` are relative to the working directory.
+FETCH_ROOT = "."
+# The registry files and configured folders each stage reads (svcnet.preflight.required_inputs), by DVC stage name.
+REQUIRED = {stage: [str(p) for p in paths] for stage, paths in required_inputs(CONFIG, FETCH_ROOT).items()}
+# Stages with a required input that is not there: the preflight stops a real run before its first job; with
+# allow_missing their jobs are left out. A dry run (-n) plans every job either way.
+MISSING_STAGES = {stage for stage, paths in REQUIRED.items() if not all(os.path.exists(p) for p in paths)}
+
+
+def registry_inputs(stage):
+    """A stage's required inputs that are present, as rule inputs (a new or changed one re-runs the job; a missing
+    one is the preflight's to report, so that it does not stop the planning)."""
+    return [p for p in REQUIRED.get(stage, []) if os.path.exists(p)]
+
+
+def runnable(stages):
+    """Whether jobs of these stages belong in the run: always, unless allow_missing and one lacks an input."""
+    return not (ALLOW_MISSING and MISSING_STAGES & set(stages))
+
+
+def run_preflight():
+    """`svcnet preflight` on the run's configuration, before its first job (Snakefile, onstart): it prints one list
+    of every missing file with how to get it; anything missing stops the run unless allow_missing."""
+    cmd = [sys.executable, "-m", "svcnet", "preflight", *SVCNET_CONFIG.split()]
+    if ALLOW_MISSING:
+        cmd.append("--allow-missing")
+    code = subprocess.run(cmd).returncode
+    if code == 2:
+        raise WorkflowError(
+            "the preflight found missing inputs (listed above); no job was started. Put them in place, or run with "
+            "--config allow_missing=true to run only the stages whose inputs are present"
+        )
+    if code != 0:
+        raise WorkflowError(f"{' '.join(cmd)} failed (exit {code}); no job was started")
+    if ALLOW_MISSING and MISSING_STAGES:
+        skipped = ", ".join(sorted(set(eval_methods(configured=True)) - set(eval_methods())))
+        print(f"allow_missing: left out the stages {', '.join(sorted(MISSING_STAGES))}; methods not evaluated: {skipped or 'none'}")
+
+
 def prepare_inputs(wildcards):
-    """Source folders of a split (a new or removed file re-runs prepare); none for downloaded DAVIS 2017."""
+    """Source folders of a split (a new or removed file re-runs prepare): the embedded clips of the demo source, the
+    configured root folder, the registry entries it reads; none for downloaded DAVIS 2017."""
     cs = CFG["data"][wildcards.split]
     if cs["source"] == "demo":
-        root = Path("datasets/demo/davis")
-        seqs = cs.get("sequences") or sorted(p.name for p in root.iterdir() if p.is_dir())
-        return [str(root / s) for s in seqs]
-    if cs.get("root"):
-        if not Path(cs["root"]).is_dir():
-            raise WorkflowError(
-                f"data.{wildcards.split}.root of profile {PROFILE!r} is {cs['root']!r}, which is not a folder: set it "
-                "(config/config.yaml or a --configfile) to a folder of DAVIS-layout clips (<clip>/frames or "
-                "JPEGImages/480p/<clip>)"
-            )
-        return [cs["root"]]
-    return []
+        return [f"datasets/demo/davis/{c}" for c in split_clips(wildcards.split)]
+    if cs.get("root") and registry_ref(cs["root"]) is None and not Path(cs["root"]).is_dir():
+        raise WorkflowError(
+            f"data.{wildcards.split}.root of profile {PROFILE!r} is {cs['root']!r}, which is not a folder: set it "
+            "(config/config.yaml or a --configfile) to a folder of DAVIS-layout clips (<clip>/frames or "
+            "JPEGImages/480p/<clip>)"
+        )
+    plain_root = [cs["root"]] if cs.get("root") and registry_ref(cs["root"]) is None else []
+    return list(dict.fromkeys([*plain_root, *registry_inputs(f"prepare_{wildcards.split}")]))
 
 
 # ----------------------------------------------------------------------------------- inference / evaluation / report
+# A clip id: the clip's path under the prepared split, `<video>` or `<tag>/<video>` for a tagged release (test set
+# <tag>). Fixed before any job runs (svcnet.data.testsets.planned_clips), so one call plans every per-clip job.
+CLIP_ID = r"[^/]+(/[^/]+)?"
+
+
 def split_clips(split):
-    """Names of a split's clips: data.<split>.sequences, else the demo clips, else the prepared folder's clips (a fresh
-    davis2017/folder run: build data/<profile>/<split> first, `snakemake data/<profile>/<split>`, or list `sequences`)."""
-    cs = CFG["data"][split]
-    if cs.get("sequences"):
-        return list(cs["sequences"])
-    if cs["source"] == "demo":
-        return sorted(p.name for p in Path("datasets/demo/davis").iterdir() if p.is_dir())
-    root = Path(DATA, split)
-    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    """The clip ids of a split (svcnet.data.testsets.planned_clips: data.<split>.sequences, else the source folder's
+    clips, else the release's clip list shipped in datasets/lists/)."""
+    return _PLANNED.setdefault(split, planned_clips(CONFIG, split, FETCH_ROOT))
+
+
+_PLANNED = {}
+
+
+def folder_above(path, clip_id, levels=0):
+    """The folder that holds a per-clip output `path` (ending in the clip id), or `levels` folders above it."""
+    return str(Path(path).parents[clip_id.count("/") + levels])
 
 
 def eval_clips():
-    """Names of the eval clips (split_clips)."""
+    """The eval clip ids (split_clips)."""
     return split_clips("eval")
 
 
@@ -116,9 +173,29 @@ def scribble_dir(clip):
 WEIGHTS_DIR = os.environ.get("SVCNET_WEIGHTS") or "weights"
 
 
-def eval_methods():
-    """evaluate.methods: gray, levin and the networks trained by this pipeline (cpnet, svcnet)."""
-    return list(CFG.get("evaluate", {}).get("methods", ["gray", "levin", "cpnet", "svcnet"]))
+# Stages each method of evaluate.methods needs, by DVC stage name: gray and levin (baselines), the networks trained by
+# this pipeline (cpnet = the stage-2 CPNet, svcnet = SSNet with its jointly fine-tuned CPNet), and the released
+# weights (official_cpnet = CPNet of the registry entry `cpnet`, official_svcnet = with SSNet of `ssnet`).
+_EVAL = ["prepare_eval", "evaluate"]
+_TRAIN_CPNET = ["prepare_train", "saliency", "pack", "train_cpnet"]
+TRAIN_STAGES = [*_TRAIN_CPNET, "train_ssnet"]
+METHOD_STAGES = {
+    "gray": _EVAL,
+    "levin": [*_EVAL, "scribbles"],
+    "cpnet": [*_EVAL, "scribbles", *_TRAIN_CPNET, "colorize_cpnet"],
+    "svcnet": [*_EVAL, "scribbles", *TRAIN_STAGES, "colorize_svcnet"],
+    "official_cpnet": [*_EVAL, "scribbles", "colorize_official_cpnet"],
+    "official_svcnet": [*_EVAL, "scribbles", "colorize_official_svcnet"],
+}
+# Registry entries of the released weights: method -> {`svcnet colorize` option: registry name}.
+OFFICIAL_WEIGHTS = {"official_cpnet": {"cpnet": "cpnet"}, "official_svcnet": {"cpnet": "cpnet", "ssnet": "ssnet"}}
+NETWORK_METHODS = ["cpnet", "svcnet", *OFFICIAL_WEIGHTS]
+
+
+def eval_methods(configured=False):
+    """evaluate.methods (default gray, levin, cpnet, svcnet); with allow_missing, those whose stages can all run."""
+    methods = list(CFG.get("evaluate", {}).get("methods", ["gray", "levin", "cpnet", "svcnet"]))
+    return methods if configured else [m for m in methods if runnable(METHOD_STAGES[m])]
 
 
 def training_shown():
@@ -133,9 +210,20 @@ def training_shown():
     return runs
 
 
-def trained_weights(method):
-    """Checkpoints `svcnet colorize --method cpnet|svcnet` runs with, as {option: file}: cpnet = the stage-2 CPNet
-    (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet)."""
+def network_weights(method):
+    """Checkpoints `svcnet colorize` runs a network method with, as {option: file}: cpnet = the stage-2 CPNet
+    (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet); official_* = the released
+    files under the weights folder (`svcnet fetch cpnet ssnet`)."""
+    if method in OFFICIAL_WEIGHTS:
+        return {opt: f"{WEIGHTS_DIR}/{get_source(name).file}" for opt, name in OFFICIAL_WEIGHTS[method].items()}
     if method == "cpnet":
         return {"cpnet": TRAINED_CPNET2}
     return {"cpnet": TRAINED_CPNET, "ssnet": TRAINED_SSNET}
+
+
+def network_weight_inputs(method):
+    """The checkpoints of network_weights as job inputs: the trained ones (made by train.smk), the released ones
+    when present (registry_inputs)."""
+    if method in OFFICIAL_WEIGHTS:
+        return registry_inputs(f"colorize_{method}")
+    return list(network_weights(method).values())

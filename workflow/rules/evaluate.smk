@@ -6,6 +6,7 @@ rule evaluate:
     input:
         pred=lambda wc: [f"{RESULTS}/infer/{wc.method}/{c}" for c in eval_clips()],
         gt=f"{DATA}/eval",
+        registry=registry_inputs("evaluate"),
     output:
         folder=directory(f"{RESULTS}/evaluate/{{method}}"),
         metrics=f"metrics/{PROFILE}_{{method}}.json",
@@ -17,7 +18,7 @@ rule evaluate:
     log:
         f"{LOGS}/evaluate_{{method}}.log",
     wildcard_constraints:
-        method="gray|levin|cpnet|svcnet",
+        method="|".join(METHOD_STAGES),
     conda:
         SVCNET_ENV
     shell:

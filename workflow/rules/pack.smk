@@ -6,6 +6,7 @@ rule pack:
     input:
         clips=f"{DATA}/{{split}}",
         maps=lambda wc: pack_map_inputs(wc.split),
+        registry=registry_inputs("pack"),
     output:
         directory(f"{DATA}/{{split}}.lmdb"),
     params:
@@ -22,4 +23,4 @@ rule pack:
         "svcnet pack {input.clips} --out {output} {params.config} {params.maps} > {log} 2>&1"
 
 
-TARGETS.append(f"{DATA}/train.lmdb")
+TARGETS.append(lambda wc: [f"{DATA}/train.lmdb"] if runnable(["prepare_train", "saliency", "pack"]) else [])

@@ -6,6 +6,7 @@ rule report:
         evals=lambda wc: [f"{RESULTS}/evaluate/{m}" for m in eval_methods()],
         scribbles=lambda wc: [scribble_dir(c) for c in eval_clips()],
         training=lambda wc: [f for _, f in training_shown()],
+        registry=registry_inputs("report"),
     output:
         directory(REPORTS),
     params:
@@ -23,4 +24,4 @@ rule report:
         "> {log} 2>&1"
 
 
-TARGETS.append(REPORTS)
+TARGETS.append(lambda wc: [REPORTS] if eval_methods() and runnable(["report"]) else [])

@@ -20,16 +20,18 @@ rule saliency:
     input:
         clips=f"{DATA}/{{split}}",
         weights=PFAN_INPUT,
+        registry=registry_inputs("saliency"),
     output:
         directory(os.path.join(saliency_dir("{split}"), "{clip}")),
     params:
         config=SVCNET_CONFIG,
-        out=lambda wc, output: os.path.dirname(output[0]),
+        out=lambda wc, output: folder_above(output[0], wc.clip),
         settings=settings(("saliency",)),
     log:
-        f"{LOGS}/saliency_{{split}}_{{clip}}.log",
+        f"{LOGS}/saliency/{{split}}/{{clip}}.log",
     wildcard_constraints:
         split="train|eval",
+        clip=CLIP_ID,
     conda:
         SVCNET_ENV
     shell:

@@ -7,10 +7,13 @@ from svcnet.sources import get_source
 _SCRIBBLES = CFG.get("scribbles", {})
 # scribbles.styles; `gt` is always made (inference and the report read it).
 SCRIBBLE_STYLES = list(dict.fromkeys(["gt", *_SCRIBBLES.get("styles", [])]))
-# PWC-Net weights are an input when scribbles.flow is pwcnet.
+# PWC-Net weights are an input when scribbles.flow is pwcnet, or auto and they are there (so their appearance
+# re-runs the jobs).
+PWCNET_WEIGHTS = _SCRIBBLES.get("pwcnet_weights") or f"{WEIGHTS_DIR}/{get_source('pwcnet').file}"
 PWCNET_INPUT = (
-    [_SCRIBBLES.get("pwcnet_weights") or f"{WEIGHTS_DIR}/{get_source('pwcnet').file}"]
+    [PWCNET_WEIGHTS]
     if _SCRIBBLES.get("flow", "dis") == "pwcnet"
+    or (_SCRIBBLES.get("flow", "dis") == "auto" and Path(PWCNET_WEIGHTS).is_file())
     else []
 )
 
@@ -19,16 +22,18 @@ rule scribbles:
     input:
         clips=f"{DATA}/eval",
         weights=PWCNET_INPUT,
+        registry=registry_inputs("scribbles"),
     output:
         directory(f"{RESULTS}/scribbles/{{style}}/{{clip}}"),
     params:
         config=SVCNET_CONFIG,
-        out=lambda wc, output: os.path.dirname(os.path.dirname(output[0])),
+        out=lambda wc, output: folder_above(output[0], wc.clip, levels=1),
         settings=settings(("scribbles",), ("data", "height"), ("data", "width")),
     log:
-        f"{LOGS}/scribbles_{{style}}_{{clip}}.log",
+        f"{LOGS}/scribbles/{{style}}/{{clip}}.log",
     wildcard_constraints:
         style="gt|diverse1|diverse2|diverse3|diverse4",
+        clip=CLIP_ID,
     conda:
         SVCNET_ENV
     shell:
@@ -36,4 +41,8 @@ rule scribbles:
         "{params.config} > {log} 2>&1"
 
 
-TARGETS.append(lambda wc: [f"{RESULTS}/scribbles/{s}/{c}" for s in SCRIBBLE_STYLES for c in eval_clips()])
+TARGETS.append(
+    lambda wc: [f"{RESULTS}/scribbles/{s}/{c}" for s in SCRIBBLE_STYLES for c in eval_clips()]
+    if runnable(["prepare_eval", "scribbles"])
+    else []
+)

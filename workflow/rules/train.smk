@@ -9,6 +9,7 @@
 rule train_cpnet:
     input:
         data=f"{DATA}/train.lmdb",
+        registry=registry_inputs("train_cpnet"),
     output:
         weights=TRAINED_CPNET2,
     params:
@@ -34,6 +35,7 @@ rule train_ssnet:
     input:
         data=f"{DATA}/train.lmdb",
         cpnet=rules.train_cpnet.output.weights,
+        registry=registry_inputs("train_ssnet"),
     output:
         ssnet=TRAINED_SSNET,
         cpnet=TRAINED_CPNET,
@@ -58,4 +60,4 @@ rule train_ssnet:
         "--no-progress > {log} 2>&1"
 
 
-TARGETS.append(TRAINED_SSNET)
+TARGETS.append(lambda wc: [TRAINED_SSNET] if runnable(TRAIN_STAGES) else [])
