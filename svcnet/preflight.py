@@ -3,7 +3,7 @@ first job (presence, and sha256/size where the registry publishes them).
 
 What is required, by stage (the keys of :func:`required_inputs`):
 
-* ``prepare_train`` / ``prepare_eval``: the clip set's source folder (``data.<split>.root``, a path or
+* ``prepare@train`` / ``prepare@eval``: the clip set's source folder (``data.<split>.root``, a path or
   ``registry:<name>``, else the source's registry entry) and seg-target folder (``data.<split>.seg``);
 * ``train_cpnet`` (when ``evaluate.methods`` has cpnet or svcnet): stage 1 images and saliency
   (``train.cpnet1.images`` / ``image_saliency``, when stage 1 runs on images) and ``train.init.vgg16`` / ``cpnet``;
@@ -16,6 +16,9 @@ What is required, by stage (the keys of :func:`required_inputs`):
 
 Weight files ``registry`` are looked for where the stages look (``$SVCNET_WEIGHTS``, else ``<fetch root>/weights``);
 ``registry:<name>`` values where ``svcnet fetch <name>`` puts them under the fetch root.
+
+The stage names are those of the DAG (:data:`STAGES`, the DVC stage names); :func:`record` fingerprints every input
+per stage so a DVC stage can depend on exactly its own.
 """
 
 from __future__ import annotations
@@ -32,9 +35,25 @@ from svcnet.sources import (
     get_source,
     registry_ref,
     resolve_registry_path,
+    sha256_file,
     verify_file,
 )
 
+STAGES = (
+    "prepare@train",
+    "prepare@eval",
+    "saliency",
+    "pack",
+    "train_cpnet",
+    "train_ssnet",
+    "scribbles",
+    "colorize_cpnet",
+    "colorize_svcnet",
+    "colorize_official_cpnet",
+    "colorize_official_svcnet",
+    "evaluate",
+    "report",
+)
 LPIPS_SOURCE = "lpips_alexnet"
 INIT_STAGE = {"vgg16": "train_cpnet", "cpnet": "train_cpnet"}  # other train.init entries are read by train_ssnet
 OFFICIAL_WEIGHTS = {"official_cpnet": ("cpnet",), "official_svcnet": ("cpnet", "ssnet", "pwcnet")}
@@ -72,7 +91,8 @@ def _fetch_text(name: str | None, fetch_root: str | os.PathLike) -> str:
         return ""
     src = get_source(name)
     if src.access == "direct":
-        return f"run `svcnet fetch {src.name}`" + (f" --dest {fetch_root}" if Path(fetch_root) != Path(".") else "")
+        dest = f" --dest {fetch_root}" if Path(fetch_root) != Path(".") else ""
+        return f"run `svcnet fetch {src.name}{dest}`"
     return " ".join(src.manual_step(fetch_root).split())
 
 
@@ -111,7 +131,7 @@ def _data(cfg: Any, split: str, fetch_root: str | os.PathLike) -> list[Requireme
     cs = cfg.data.clipset(split)
     if cs.source == "demo":
         return []
-    stage = f"prepare_{split}"
+    stage = f"prepare@{split}"
     out = []
     root = cs.root or DEFAULT_ROOTS.get(cs.source)
     if root:
@@ -226,6 +246,36 @@ def required_inputs(cfg: Any, fetch_root: str | os.PathLike = ".") -> dict[str, 
         for stage in req.stages:
             out.setdefault(stage, []).append(str(req.path))
     return out
+
+
+def fingerprint(req: Requirement) -> str:
+    """What identifies an input's content: the sha256 of a file the registry verifies, else ``size:<bytes>`` for a
+    file, ``files:<count>:<bytes>`` for a folder (all files below it), ``missing`` when absent."""
+    if not req.path.exists():
+        return "missing"
+    if req.path.is_file():
+        src = get_source(req.source) if req.source else None
+        if src is not None and (src.sha256 or src.sha256_prefix):
+            return f"sha256:{sha256_file(req.path)}"
+        return f"size:{req.path.stat().st_size}"
+    count = total = 0
+    for folder, _, names in os.walk(req.path):
+        for name in names:
+            count += 1
+            total += os.stat(os.path.join(folder, name)).st_size
+    return f"files:{count}:{total}"
+
+
+def record(cfg: Any, fetch_root: str | os.PathLike = ".") -> dict[str, dict[str, str]]:
+    """Every stage of :data:`STAGES` → {path: :func:`fingerprint`} of the inputs it reads (``{}`` for none), sorted."""
+    out: dict[str, dict[str, str]] = {stage: {} for stage in STAGES}
+    for req in requirements(cfg, fetch_root):
+        if req.optional and not req.path.exists():
+            continue
+        value = fingerprint(req)
+        for stage in req.stages:
+            out.setdefault(stage, {})[str(req.path)] = value
+    return {stage: dict(sorted(paths.items())) for stage, paths in sorted(out.items())}
 
 
 def format_missing(missing: list[Requirement]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,9 @@ def test_cli_prints_one_line_per_missing_item_and_exits_2(tmp_path, capsys):
     assert [line.split(" -> ")[0] for line in err[:-1]] == [f"MISSING: {w}" for w, _ in PAPER] + [
         "optional: evaluate.lpips"
     ]
-    assert "run `svcnet fetch vgg16`" in err[5] and "svcnet fetch svcnet_davis_videvo_val_jpg" in err[2]
+    assert (
+        f"run `svcnet fetch vgg16 --dest {tmp_path}`" in err[5] and "svcnet fetch svcnet_davis_videvo_val_jpg" in err[2]
+    )
     assert err[-1] == (
         "svcnet: error: preflight paper: 13 of 13 required item(s) missing (and 1 optional); nothing was started "
         "(get them, or pass --allow-missing)"
@@ -133,7 +136,7 @@ def test_unpacked_archive_missing_says_fetch_unpacks_it(paper, tmp_path):
 def test_required_inputs_by_stage(paper, tmp_path):
     inputs = required_inputs(paper, tmp_path)
     w = tmp_path / "weights"
-    assert inputs["prepare_eval"] == [str(tmp_path / "resources/svcnet/davis_videvo_val_jpg")]
+    assert inputs["prepare@eval"] == [str(tmp_path / "resources/svcnet/davis_videvo_val_jpg")]
     assert inputs["colorize_official_svcnet"] == [
         str(w / "pwcNet-default.pytorch"),
         str(w / "cpnet_epoch1000_batchsize32.pth"),
@@ -142,11 +145,40 @@ def test_required_inputs_by_stage(paper, tmp_path):
     assert sorted(inputs) == [
         "colorize_official_cpnet",
         "colorize_official_svcnet",
-        "prepare_eval",
-        "prepare_train",
+        "prepare@eval",
+        "prepare@train",
         "train_cpnet",
         "train_ssnet",
     ]  # LPIPS (optional) only once present
     (w).mkdir()
     (w / "alexnet-owt-7be5be79.pth").write_bytes(b"x")
     assert required_inputs(paper, tmp_path)["evaluate"] == [str(w / "alexnet-owt-7be5be79.pth")]
+
+
+def test_record_fingerprints_every_stage(paper, tmp_path, monkeypatch):
+    from svcnet.preflight import STAGES
+
+    root = tmp_path / "root"
+    files = _release_layout(root, paper)
+    hashed = {name: content for name, content in files.items() if name != "ssnet"}  # ssnet: no published sha256
+    monkeypatch.setenv(SOURCES_ENV, str(_registry_with_hashes(tmp_path, hashed)))
+    val = root / "resources/svcnet/davis_videvo_val_jpg"
+    (val / "clip" / "00000.jpg").write_bytes(b"12345")
+    (val / "clip" / "00001.jpg").write_bytes(b"678")
+    out = tmp_path / "preflight.json"
+    argv = ["preflight", "--config", str(CONFIG), "--profile", "paper", "--fetch-root", str(root), "--record", str(out)]
+    assert main(argv) == 0
+    rec = json.loads(out.read_text())
+    assert list(rec) == sorted(STAGES)
+    assert rec["prepare@eval"] == {str(val): "files:2:8"}
+    cpnet = str(root / "weights/cpnet_epoch1000_batchsize32.pth")
+    assert rec["colorize_official_cpnet"] == {cpnet: f"sha256:{hashlib.sha256(files['cpnet']).hexdigest()}"}
+    ssnet = root / "weights/ssnet_epoch2000_bs8.pth"
+    assert rec["colorize_official_svcnet"][str(ssnet)] == f"size:{ssnet.stat().st_size}"
+    assert rec["pack"] == {} and rec["report"] == {}
+    before = out.read_bytes()
+    assert main(argv) == 0 and out.read_bytes() == before  # same inputs, same bytes
+    ssnet.unlink()
+    assert main(argv) == 2 and out.read_bytes() == before  # not rewritten when the run stops
+    assert main([*argv, "--allow-missing"]) == 0
+    assert json.loads(out.read_text())["colorize_official_svcnet"][str(ssnet)] == "missing"

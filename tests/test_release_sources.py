@@ -188,3 +188,15 @@ def test_infer_set_lists_nested_clip_ids(release, tmp_path):
 
     prepare_clipset(ClipSetConfig(source="svcnet_davis_videvo_val"), tmp_path / "eval", fetch_root=release)
     assert split_clips(tmp_path / "eval") == ["DAVIS/car-shadow", "DAVIS/dog", "videvo/Cycling"]
+
+
+@pytest.mark.parametrize("entry", ["svcnet_davis_videvo_train_jpg", "svcnet_davis_videvo_train_lmdb"])
+def test_planned_train_clips_of_the_present_release(release, tmp_path, entry):
+    from svcnet.config import load_config
+    from svcnet.data.testsets import planned_clips
+
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(f"data: {{train: {{source: svcnet_davis_videvo_train, root: 'registry:{entry}'}}}}")
+    cfg = load_config([Path(__file__).resolve().parents[1] / "config" / "config.yaml", extra], "demo")
+    assert planned_clips(cfg, "train", fetch_root=release) == ["BirdsFlying", "dog"]
+    assert len(planned_clips(cfg, "train", fetch_root=tmp_path / "empty")) == 156  # the shipped release list

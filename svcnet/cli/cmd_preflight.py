@@ -24,13 +24,19 @@ def register(app: typer.Typer) -> None:
         inputs: bool = typer.Option(
             False, "--inputs", help="Print the paths each stage reads as JSON (stage -> paths) instead of checking."
         ),
+        record_file: Path = typer.Option(
+            None,
+            "--record",
+            help="Also write FILE: JSON {stage: {path: fingerprint}} for every DAG stage (sha256 of registry-verified "
+            "files, else size / file count and bytes); written atomically, also with --allow-missing.",
+        ),
     ) -> None:
         """List every dataset, weight file and folder the profile's stages read (registry entries and configured
         paths), check presence and sha256 where the registry publishes it, and print ONE list of everything missing
         with the `svcnet fetch NAME` or manual step of each. Exit 2 when a required item is missing."""
         from svcnet.config import load_config
         from svcnet.errors import SvcnetError
-        from svcnet.preflight import format_missing, missing_requirements, required_inputs, requirements
+        from svcnet.preflight import format_missing, missing_requirements, record, required_inputs, requirements
 
         cfg = load_config(config, profile)
         if inputs:
@@ -38,6 +44,10 @@ def register(app: typer.Typer) -> None:
             return
         missing = missing_requirements(cfg, fetch_root)
         required = [r for r in missing if not r.optional]
+        if record_file is not None and (allow_missing or not required):
+            from svcnet.data.atomic import write_text_atomic
+
+            write_text_atomic(record_file, json.dumps(record(cfg, fetch_root), indent=2, sort_keys=True) + "\n")
         total = sum(not r.optional for r in requirements(cfg, fetch_root))
         if not missing:
             typer.echo(f"preflight {cfg.profile}: all {total} required files and folders are in place")

@@ -16,7 +16,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Writes OUT/<clip>/<frame>.png + OUT/<clip>/metadata.json."),
         clip: list[str] = typer.Option(None, "--clip", help="Only this clip (repeatable; default: all)."),
         method: str = typer.Option(
-            None, "--method", "-m", help="auto | pfan | masks | spectral_residual | fine_grained (default: auto)."
+            None,
+            "--method",
+            "-m",
+            help="auto | release | pfan | masks | spectral_residual | fine_grained (default: auto).",
         ),
         weights: Path = typer.Option(None, "--weights", help="PFAN checkpoint (default: weights/<registry file>)."),
         device: str = typer.Option(None, "--device", help="auto | cpu | cuda (PFAN only)."),
