@@ -108,19 +108,24 @@ def jobs_run(output: str) -> list[str]:
 
 
 def check_report(root: Path) -> None:
-    """Every method scored per test set, and the report's one table per test set with the released weights' rows."""
+    """Every method scored per test set (first frames excluded), and the report's one table per test set, DAVIS then
+    Videvo, with a row per method, the released weights' rows among them."""
     for method in METHODS:
         scores = json.loads((root / f"metrics/{PROFILE}_{method}.json").read_text())
         assert set(scores["test_sets"]) == set(TEST_SETS), scores
         for tag, clips in mini.VAL_CLIPS.items():
             block = scores["test_sets"][tag]
-            assert block["videos"] == len(clips), block
+            assert (block["videos"], block["frames"]) == (len(clips), len(clips) * (mini.VAL_FRAMES - 1)), block
             assert 5.0 < block["psnr"] < 60.0, block
+    report = json.loads((root / f"reports/{PROFILE}/report.json").read_text())
+    tables = [t for t in report["tables"] if t["test_set"] in TEST_SETS]
+    assert [(t["test_set"], t["title"]) for t in tables] == list(TEST_SETS.items()), report["tables"]
+    for table in tables:
+        labels = [row[0] for row in table["rows"]]
+        assert len(labels) == len(METHODS), labels
+        assert sum("official weights" in label for label in labels) == 2, labels
     html = (root / f"reports/{PROFILE}/index.html").read_text()
-    for title in TEST_SETS.values():
-        assert title in html
-    for method in METHODS:
-        assert method in html
+    assert all(title in html for title in TEST_SETS.values())
 
 
 def test_a_missing_release_file_stops_the_run_before_its_first_job(workspace, release, registry):
