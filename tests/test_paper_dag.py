@@ -22,6 +22,7 @@ other setting are the paper profile's own.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -87,8 +88,16 @@ def workspace(tmp_path_factory) -> Path:
 
 
 def svcnet_run(args: list[str], cwd: Path, registry: Path, check: bool = True):
-    """``run`` of tests/test_dag.py with the test registry in $SVCNET_SOURCES."""
-    return run(args, cwd, check=check, env={"SVCNET_SOURCES": str(registry)}, timeout=RUN_TIMEOUT)
+    """``run`` of tests/test_dag.py with the test registry in $SVCNET_SOURCES; a failure shows the end of the log of
+    every failed Snakemake job (the workspace is gone when the report is read)."""
+    proc = run(args, cwd, check=False, env={"SVCNET_SOURCES": str(registry)}, timeout=RUN_TIMEOUT)
+    if check and proc.returncode != 0:
+        logs = re.findall(r"log: (\S+) \(check log file", proc.stdout + proc.stderr)
+        tails = "".join(f"\n--- {log}:\n{(cwd / log).read_text()[-1500:]}" for log in logs if (cwd / log).is_file())
+        raise AssertionError(
+            f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}{tails}"
+        )
+    return proc
 
 
 def install(release, registry, dest: Path, skip: tuple[str, ...] = ()) -> None:
