@@ -6,6 +6,7 @@
 #   snakemake --cores all --config profile=paper  # another profile (other keys: edit config/config.yaml or
 #                                                 # pass --configfile my.yaml, merged over it)
 #   snakemake --profile workflow/profiles/slurm   # on a SLURM cluster
+#   snakemake --cores all --config profile=paper allow_missing=true  # run what can run when inputs are missing
 # Adding a stage: a new workflow/rules/<stage>.smk, included below in DAG order, whose rules call `svcnet <cmd>`,
 # declare `log:`, and append their final outputs to TARGETS. A rule file uses only common.smk and its own definitions:
 # a path that one rule file writes and another reads is named in common.smk.

@@ -289,3 +289,23 @@ def test_bad_weights(clip, weights, tmp_path, capsys):
         out,
         "cuda|device",
     )
+
+
+def test_infer_set_original_size_frames_working_size_scribbles_official_edge(clip, weights, tmp_path, capsys):
+    """The paper path: original-size frames (90x50), scribbles at the working size (<frame>_64p.png, 128x64), the
+    official edge policy: original-size output whose first and last 3 frames are CPNet's."""
+    import shutil
+
+    frames, _ = clip
+    split, scr = tmp_path / "split", tmp_path / "scr"
+    shutil.copytree(frames, split / "c" / "frames")
+    for i in range(8, 15):
+        write_png(scr / "c" / f"{i}_64p.png", scribble(64, 128, seed=i))
+    out = tmp_path / "out"
+    argv = ["infer-set", str(split), "--method", "svcnet", "-s", str(scr), "-o", str(out), "-w", str(weights)]
+    code, err = run([*argv, "--size", SIZE, "--edge", "official", "--device", "cpu", "-q"], capsys)
+    assert code == 0, err
+    meta = json.loads((out / "c" / "metadata.json").read_text())
+    assert meta["edge_policy"] == "official" and meta["frame_sources"] == {"cpnet": 6, "ssnet": 1}
+    assert meta["work_size"] == [64, 128] and meta["input_size"] == [50, 90]
+    assert all(read_rgb(out / "c" / "frames" / f"{i}.png").shape == (50, 90, 3) for i in range(8, 15))

@@ -66,6 +66,7 @@ TEST_SETTINGS = {
     },
 }
 METHODS = ("gray", "levin", "cpnet", "svcnet")
+OFFICIAL = ("official_cpnet", "official_svcnet")  # the released weights: in the paper profile's evaluate.methods
 # What the whole pipeline leaves behind (the same paths for Snakemake and DVC).
 FINAL = [
     f"data/{TEST_PROFILE}/train.lmdb/data.mdb",
@@ -75,6 +76,7 @@ FINAL = [
     f"reports/{TEST_PROFILE}/index.html",
 ]
 DVC_STAGES = [
+    "preflight",
     "prepare@train",
     "prepare@eval",
     "saliency",
@@ -86,13 +88,15 @@ DVC_STAGES = [
     "baseline@levin",
     "colorize_cpnet",
     "colorize_svcnet",
+    *[f"colorize_official@{m}" for m in OFFICIAL],
     *[f"evaluate@{m}" for m in METHODS],
+    *[f"evaluate_official@{m}" for m in OFFICIAL],
     "report",
 ]
 
 
 def run(
-    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None, timeout: float = 300
+    args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None, timeout: float = 900
 ) -> subprocess.CompletedProcess:
     """Run a command with the venv's tools first on PATH and one OpenMP thread (``env``: extra variables)."""
     env = {
@@ -186,6 +190,61 @@ def test_config_on_the_command_line(workspace):
     assert "svcnet prepare --config config/config.yaml --config over.yaml --profile small --split eval" in out
 
 
+def test_paper_profile_plans_every_job_in_one_call(workspace):
+    # a fresh checkout without any release file: the clip lists shipped with the repository plan every per-clip job
+    out = run(["snakemake", "-n", "--config", "profile=paper"], workspace).stdout
+    counts = dict(
+        line.split() for line in out.split("Job stats:")[1].split("total")[0].splitlines()[3:] if line.strip()
+    )
+    assert counts == {
+        "prepare": "2",
+        "saliency": "156",  # the DAVIS-Videvo train clips
+        "pack": "1",
+        "train_cpnet": "1",
+        "train_ssnet": "1",
+        "scribbles": "50",  # 30 DAVIS + 20 videvo validation clips
+        "baseline": "100",  # gray, levin
+        "colorize": "200",  # official_cpnet, official_svcnet, cpnet, svcnet
+        "evaluate": "6",
+        "report": "1",
+        "all": "1",
+    }, out
+    out = run(["snakemake", "-n", "-p", "--config", "profile=paper"], workspace).stdout
+    assert (
+        "svcnet colorize data/paper/eval/DAVIS/blackswan/frames --scribbles results/paper/scribbles/gt/DAVIS/blackswan "
+        "--method svcnet --cpnet weights/cpnet_epoch1000_batchsize32.pth --ssnet weights/ssnet_epoch2000_bs8.pth"
+    ) in out
+    assert "--out results/paper/infer/official_svcnet/DAVIS/blackswan" in out
+    assert "svcnet scribbles data/paper/eval --clip videvo/" in out
+
+
+def test_paper_profile_stops_before_its_first_job(workspace):
+    proc = run(["snakemake", "--cores", "1", "--config", "profile=paper"], workspace, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "MISSING: evaluate.methods: official_svcnet -> weights/ssnet_epoch2000_bs8.pth" in out, out
+    assert "MISSING: data.eval.root -> resources/svcnet/davis_videvo_val_jpg" in out
+    assert "no job was started" in out
+    assert not (workspace / "data" / "paper").exists() and not (workspace / "logs" / "paper").exists()
+    # the opt-out runs what can run: here nothing (no release data), so no job at all
+    out = run(["snakemake", "-n", "--config", "profile=paper", "allow_missing=true"], workspace).stdout
+    assert "rule prepare:" not in out and "rule report:" not in out
+
+
+def test_dvc_paper_profile_stops_at_the_preflight(workspace, tmp_path):
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
+    cfg = clone / "config" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("profile: demo\n", "profile: paper\n", 1))
+    proc = run(["dvc", "repro"], clone, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    ran = [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")]
+    assert ran == ["preflight"], out
+    assert "MISSING: train.init.warn" in out and "nothing was started" in out
+    assert not (clone / "data" / "paper").exists()
+
+
 def check_outputs(root: Path) -> None:
     """The whole pipeline ran: lmdb, trained weights, the four methods' outputs and scores, the report."""
     for rel in FINAL:
@@ -227,11 +286,17 @@ def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
     ran = sorted(line.split("'")[1] for line in first.splitlines() if line.startswith("Running stage"))
     assert ran == sorted(DVC_STAGES), first
     check_outputs(clone)
+    for method in OFFICIAL:  # not in the test profile's evaluate.methods: a recorded skip, left out of the report
+        assert (
+            "is not in evaluate.methods" in (clone / f"results/{TEST_PROFILE}/infer/{method}/skipped.json").read_text()
+        )
+        assert "skipped" in json.loads((clone / f"metrics/{TEST_PROFILE}_{method}.json").read_text())
+    assert "official" not in (clone / f"reports/{TEST_PROFILE}/index.html").read_text()
     assert (clone / "dvc.lock").is_file()
+    # a second run re-checks the inputs (the preflight always runs) and re-runs nothing else
     out = run(["dvc", "repro"], clone).stdout
-    assert "Running stage" not in out, out
-    assert "Data and pipelines are up to date." in out
-    assert run(["dvc", "status"], clone).stdout.strip() == "Data and pipelines are up to date."
+    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["preflight"], out
+    assert run(["dvc", "status"], clone).stdout.split() == ["preflight:", "always", "changed"]
     shown = run(["dvc", "metrics", "show", "--json"], clone).stdout
     for method in METHODS:
         assert f"metrics/{TEST_PROFILE}_{method}.json" in shown

@@ -42,6 +42,12 @@ def register(app: typer.Typer) -> None:
                 "flow leaves the frame); default evaluate.warp_mask."
             ),
         ),
+        if_listed: bool = typer.Option(
+            False,
+            "--if-listed",
+            help="Only when evaluate.methods of --config names --method; else record the skip in OUT/skipped.json "
+            "(and --metrics).",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Score --pred against --gt; writes per-video/per-frame CSVs and summary.json (means, protocol, versions)."""
@@ -50,6 +56,14 @@ def register(app: typer.Typer) -> None:
         from svcnet.evaluate.runner import evaluate_folders
         from svcnet.evaluate.settings import evaluate_options
 
+        if if_listed:
+            from svcnet.evaluate.listed import unlisted_reason, write_skipped
+
+            reason = unlisted_reason(method or pred.name, config, profile)
+            if reason:
+                write_skipped(out, method or pred.name, reason, metrics)
+                typer.echo(f"skipped: {reason}")
+                return
         torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
         opts = evaluate_options(
             config,

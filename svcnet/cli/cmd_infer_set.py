@@ -67,6 +67,11 @@ def register(app: typer.Typer) -> None:
             None, "--config", "-c", help=("Config file(s) for the working size, the lightness and the edge policy.")
         ),
         profile: str = typer.Option(None, "--profile", "-p", help="Profile to apply (default: the file's)."),
+        if_listed: bool = typer.Option(
+            False,
+            "--if-listed",
+            help="Only when evaluate.methods of --config names METHOD; else record the skip in OUT/skipped.json.",
+        ),
         device: str = typer.Option("auto", "--device", help="cpnet/svcnet: auto | cpu | cuda."),
         force: bool = typer.Option(False, "--force", help="Redo clips whose finished output is already in OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
@@ -81,6 +86,14 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--method {method} uses the released weights (--weights); drop --cpnet / --ssnet")
         if method != "gray" and scribbles is None:
             raise InputError(f"--method {method} needs --scribbles (a folder <clip>/<frame>_256p.png per clip)")
+        if if_listed:
+            from svcnet.evaluate.listed import unlisted_reason, write_skipped
+
+            reason = unlisted_reason(method, config, profile)
+            if reason:
+                write_skipped(out, method, reason)
+                typer.echo(f"skipped: {reason}")
+                return
         clips = split_clips(split)
         work_size, configured_lightness, configured_edge = (256, 448), "official", "mirror"
         if config:

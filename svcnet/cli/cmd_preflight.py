@@ -19,7 +19,11 @@ def register(app: typer.Typer) -> None:
             Path("."), help="Folder `svcnet fetch` puts registry entries under (as its --dest)."
         ),
         allow_missing: bool = typer.Option(
-            False, "--allow-missing", help="Print what is missing as a warning and exit 0 (run what can run)."
+            False,
+            "--allow-missing",
+            envvar="SVCNET_ALLOW_MISSING",
+            help="Print what is missing as a warning and exit 0 (run what can run); also $SVCNET_ALLOW_MISSING=1 "
+            "(for dvc repro).",
         ),
         inputs: bool = typer.Option(
             False, "--inputs", help="Print the paths each stage reads as JSON (stage -> paths) instead of checking."

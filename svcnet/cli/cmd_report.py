@@ -10,7 +10,12 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(
-        eval_dirs: list[Path] = typer.Option(..., "--eval", "-e", help="An `svcnet evaluate` output (repeatable)."),
+        eval_dirs: list[Path] = typer.Option(
+            ...,
+            "--eval",
+            "-e",
+            help="An `svcnet evaluate` output (repeatable); one that recorded a skip (--if-listed) is left out.",
+        ),
         out: Path = typer.Option(..., "--out", "-o", help="Report folder (index.html, results.md, plots, media)."),
         scribbles: Path = typer.Option(None, "--scribbles", help="Scribble root <clip>/<frame>_256p.png for GIFs."),
         config: list[Path] = typer.Option(None, "--config", "-c", help="Config file(s) recorded in the header."),
@@ -25,6 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the report from evaluation folders."""
         from svcnet.config import DEFAULT_CONFIG, load_config
+        from svcnet.evaluate.listed import is_skipped
         from svcnet.evaluate.report import build_report
         from svcnet.evaluate.report_data import load_run
         from svcnet.evaluate.report_training import find_training_runs
@@ -35,7 +41,7 @@ def register(app: typer.Typer) -> None:
             loaded = load_config(paths, profile)
             cfg = {k: v for k, v in _thaw(loaded.raw).items()}
         section = cfg.get("report", {})
-        runs = [load_run(d) for d in eval_dirs]
+        runs = [load_run(d) for d in eval_dirs if not is_skipped(d)]
         stages = [t for d in training or [] for t in find_training_runs(d)]
         index = build_report(
             runs,

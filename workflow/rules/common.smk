@@ -119,7 +119,8 @@ def run_preflight():
         raise WorkflowError(f"{' '.join(cmd)} failed (exit {code}); no job was started")
     if ALLOW_MISSING and MISSING_STAGES:
         skipped = ", ".join(sorted(set(eval_methods(configured=True)) - set(eval_methods())))
-        print(f"allow_missing: left out the stages {', '.join(sorted(MISSING_STAGES))}; methods not evaluated: {skipped or 'none'}")
+        stages = ", ".join(sorted(MISSING_STAGES))
+        print(f"allow_missing: left out the stages {stages}; methods not evaluated: {skipped or 'none'}")
 
 
 def prepare_inputs(wildcards):
@@ -135,7 +136,7 @@ def prepare_inputs(wildcards):
             "JPEGImages/480p/<clip>)"
         )
     plain_root = [cs["root"]] if cs.get("root") and registry_ref(cs["root"]) is None else []
-    return list(dict.fromkeys([*plain_root, *registry_inputs(f"prepare_{wildcards.split}")]))
+    return list(dict.fromkeys([*plain_root, *registry_inputs(f"prepare@{wildcards.split}")]))
 
 
 # ----------------------------------------------------------------------------------- inference / evaluation / report
@@ -176,8 +177,8 @@ WEIGHTS_DIR = os.environ.get("SVCNET_WEIGHTS") or "weights"
 # Stages each method of evaluate.methods needs, by DVC stage name: gray and levin (baselines), the networks trained by
 # this pipeline (cpnet = the stage-2 CPNet, svcnet = SSNet with its jointly fine-tuned CPNet), and the released
 # weights (official_cpnet = CPNet of the registry entry `cpnet`, official_svcnet = with SSNet of `ssnet`).
-_EVAL = ["prepare_eval", "evaluate"]
-_TRAIN_CPNET = ["prepare_train", "saliency", "pack", "train_cpnet"]
+_EVAL = ["prepare@eval", "evaluate"]
+_TRAIN_CPNET = ["prepare@train", "saliency", "pack", "train_cpnet"]
 TRAIN_STAGES = [*_TRAIN_CPNET, "train_ssnet"]
 METHOD_STAGES = {
     "gray": _EVAL,

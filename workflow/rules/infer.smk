@@ -3,7 +3,8 @@
 # SVCNet: `svcnet colorize` with the weights trained by this pipeline (train.smk): cpnet = the stage-2 CPNet, svcnet =
 # SSNet with the CPNet fine-tuned jointly with it; official_cpnet / official_svcnet: the same networks with the
 # released weights (network_weights of common.smk). Working size data.height x data.width, output lightness
-# infer.lightness, edge frames infer.edge; PWC-Net flows when weights/ has pwcNet-default.pytorch, else OpenCV DIS (recorded per clip).
+# infer.lightness, edge frames infer.edge; PWC-Net flows when weights/ has pwcNet-default.pytorch, else OpenCV DIS
+# (recorded per clip).
 # dvc.yaml runs the same commands for a whole split at once (`svcnet infer-set`, same output folders).
 
 

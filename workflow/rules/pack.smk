@@ -23,4 +23,4 @@ rule pack:
         "svcnet pack {input.clips} --out {output} {params.config} {params.maps} > {log} 2>&1"
 
 
-TARGETS.append(lambda wc: [f"{DATA}/train.lmdb"] if runnable(["prepare_train", "saliency", "pack"]) else [])
+TARGETS.append(lambda wc: [f"{DATA}/train.lmdb"] if runnable(["prepare@train", "saliency", "pack"]) else [])

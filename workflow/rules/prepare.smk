@@ -21,4 +21,4 @@ rule prepare:
         "svcnet prepare {params.config} --split {wildcards.split} --out {output} > {log} 2>&1"
 
 
-TARGETS.append(lambda wc: [f"{DATA}/eval"] if runnable(["prepare_eval"]) else [])
+TARGETS.append(lambda wc: [f"{DATA}/eval"] if runnable(["prepare@eval"]) else [])

@@ -43,6 +43,6 @@ rule scribbles:
 
 TARGETS.append(
     lambda wc: [f"{RESULTS}/scribbles/{s}/{c}" for s in SCRIBBLE_STYLES for c in eval_clips()]
-    if runnable(["prepare_eval", "scribbles"])
+    if runnable(["prepare@eval", "scribbles"])
     else []
 )
