@@ -151,3 +151,20 @@ def test_davis_original_has_images_and_palette_annotations(installed):
     assert [n[:-4] for n in images] == [n[:-4] for n in annotations] and len(images) == 2 * mini.VAL_FRAMES
     ann = Image.open(davis / "Annotations/480p" / annotations[0])
     assert ann.mode == "P" and set(np.unique(np.asarray(ann))) == {0, 1}
+
+
+def test_an_explicit_checkpoint_is_used_without_the_registry_sha256(installed, monkeypatch, tmp_path):
+    from svcnet.errors import ChecksumError
+    from svcnet.infer.models import WeightOptions, weight_path
+
+    root, registry, _ = installed
+    monkeypatch.setenv("SVCNET_SOURCES", str(registry))
+    trained = tmp_path / "cpnet.pth"  # a checkpoint trained here: not the released file
+    trained.write_bytes(b"not the released weights")
+    assert weight_path("cpnet", WeightOptions(cpnet=trained)) == trained
+    assert weight_path("cpnet", WeightOptions(weights_dir=root / "weights")).parent == root / "weights"
+    other = tmp_path / "weights"  # the registry file itself is verified
+    other.mkdir()
+    (other / "cpnet_epoch1000_batchsize32.pth").write_bytes(b"not the released weights")
+    with pytest.raises(ChecksumError, match="expected [0-9a-f]{64}"):
+        weight_path("cpnet", WeightOptions(weights_dir=other))
