@@ -54,7 +54,7 @@ def test_paper_profile_lists_every_release_file_missing(paper, tmp_path):
         expected = registry_place(src, tmp_path) if src.kind == "dataset" else tmp_path / "weights" / src.file
         assert (r.path, r.problem) == (expected, "missing")
     pwc = next(r for r in missing if r.source == "pwcnet")
-    assert pwc.stages == ("train_ssnet", "colorize_official_svcnet")
+    assert pwc.stages == ("train_ssnet", "scribbles", "colorize_official_svcnet")  # scribbles.protocol gcs
 
 
 def test_cli_prints_one_line_per_missing_item_and_exits_2(tmp_path, capsys):
@@ -147,6 +147,7 @@ def test_required_inputs_by_stage(paper, tmp_path):
         "colorize_official_svcnet",
         "prepare@eval",
         "prepare@train",
+        "scribbles",
         "train_cpnet",
         "train_ssnet",
     ]  # LPIPS (optional) only once present

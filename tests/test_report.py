@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -104,7 +105,7 @@ def test_one_table_per_test_set_shaped_like_the_paper(report):
         gray_row = next(line for line in text.splitlines() if line.startswith("| Grayscale input |"))
         assert gray_row.split(" | ")[3] == "n/a"  # LPIPS without a backbone
         official = next(line for line in text.splitlines() if line.startswith("| SVCNet (official weights) |"))
-        summary = __import__("json").loads((report.parent / "e_official_svcnet" / "summary.json").read_text())
+        summary = json.loads((report.parent / "e_official_svcnet" / "summary.json").read_text())
         assert official.split(" | ")[1] == f"{summary['test_sets'][tag]['psnr']:.2f}"
     assert "PSNR 25.96, SSIM 0.9573" in section(md, "DAVIS") and "SSNet/validation.py" in section(md, "DAVIS")
     assert "25.96" not in section(md, "Videvo")
@@ -128,6 +129,8 @@ def test_protocol_and_provenance_tables(report):
         provenance
     )
     assert "{" not in provenance  # no raw JSON
+    header = json.loads((report / "report.json").read_text())
+    assert header["lightness"]["official_svcnet"] == "official (BT.601 luma as Lab L)"  # read from <tag>/<clip>/
     with open(report / "per_video.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["method"], r["video"]) for r in rows} == {

@@ -371,7 +371,7 @@ def _html(header: dict, sections: dict, images, gifs) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>svcnet results</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #999;padding:4px 8px;text-align:right}}td:first-child,th:first-child{{text-align:left}}
-table.text td{{text-align:left;vertical-align:top}}p.ref{{color:#444;font-size:90%;max-width:60em}}
+table.text td,table.text th{{text-align:left;vertical-align:top}}p.ref{{color:#444;font-size:90%;max-width:60em}}
 figure{{display:inline-block;margin:0.5em}}img{{max-width:100%}}pre{{background:#f4f4f4;padding:1em}}</style>
 </head><body>
 <h1>svcnet results</h1>

@@ -79,8 +79,10 @@ def data_hashes(gt_root: str | Path) -> dict[str, str]:
 
 
 def weights_used(pred_root: str | Path) -> dict[str, object]:
-    """What the method's own metadata.json files say about weights, flow, saliency and lightness (first video)."""
-    for meta in sorted(Path(pred_root).glob("*/metadata.json")):
+    """What the method's own metadata.json files say about weights, flow, saliency and lightness (first video;
+    ``<clip>/`` or ``<tag>/<clip>/``)."""
+    root = Path(pred_root)
+    for meta in sorted(root.glob("*/metadata.json")) + sorted(root.glob("*/*/metadata.json")):
         try:
             data = json.loads(meta.read_text())
         except (OSError, ValueError):
