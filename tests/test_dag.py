@@ -291,7 +291,9 @@ def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
             "is not in evaluate.methods" in (clone / f"results/{TEST_PROFILE}/infer/{method}/skipped.json").read_text()
         )
         assert "skipped" in json.loads((clone / f"metrics/{TEST_PROFILE}_{method}.json").read_text())
-    assert "official" not in (clone / f"reports/{TEST_PROFILE}/index.html").read_text()
+    report = json.loads((clone / f"reports/{TEST_PROFILE}/report.json").read_text())
+    labels = [row[0] for table in report["tables"] for row in table["rows"]]
+    assert len(labels) == len(METHODS) and not any("official weights" in label for label in labels), labels
     assert (clone / "dvc.lock").is_file()
     # a second run re-checks the inputs (the preflight always runs) and re-runs nothing else
     out = run(["dvc", "repro"], clone).stdout

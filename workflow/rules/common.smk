@@ -223,8 +223,7 @@ def network_weights(method):
 
 
 def network_weight_inputs(method):
-    """The checkpoints of network_weights as job inputs: the trained ones (made by train.smk), the released ones
-    when present (registry_inputs)."""
-    if method in OFFICIAL_WEIGHTS:
-        return registry_inputs(f"colorize_{method}")
-    return list(network_weights(method).values())
+    """The checkpoints of network_weights as job inputs: the trained ones (made by train.smk), and what the stage
+    reads from the registry when present (the released weights; registry_inputs)."""
+    trained = [] if method in OFFICIAL_WEIGHTS else list(network_weights(method).values())
+    return list(dict.fromkeys([*trained, *registry_inputs(f"colorize_{method}")]))
