@@ -10,7 +10,8 @@ under their registry paths and unpacked by `svcnet fetch`, all checked against t
 - `snakemake --cores 2 --config profile=paper --configfile overrides.yaml` runs every rule of the workflow in one call
   and the report has one table per test set (DAVIS, Videvo) with the rows of the released weights;
 - the same through `dvc repro` in a fresh clone (the overrides written into config/config.yaml, as DVC reads only
-  that file).
+  that file): with the file missing only the `preflight` stage runs, and fails naming it; then every stage runs, and
+  a second `dvc repro` runs only `preflight` again.
 
 What overrides.yaml changes (:data:`OVERRIDES`), all under `profiles.paper`: the working size (data.height/width
 256×448 → 64×112); every training stage's unit to iterations and its duration to 1 (cpnet1, cpnet2, warn, ssnet), batch
@@ -30,6 +31,8 @@ import paper_miniature as mini
 import pytest
 import yaml
 from test_dag import project_files, run
+
+from svcnet.config import deep_merge
 
 PROFILE = "paper"
 TRAIN_STAGE = {"unit": "iteration", "duration": 1, "batch_size": 1, "crop": [], "save_every": 0, "log_every": 1}
@@ -171,21 +174,31 @@ def test_snakemake_runs_every_rule_of_the_paper_profile_in_one_call(workspace, r
     assert "Nothing to be done" in again.stdout, again.stdout
 
 
+def stages_run(output: str) -> list[str]:
+    """Names of the stages a `dvc repro` ran (``Running stage 'NAME':``)."""
+    return re.findall(r"^Running stage '([^']+)'", output, flags=re.M)
+
+
 @pytest.mark.timeout(2 * RUN_TIMEOUT)
 def test_dvc_repro_runs_the_paper_profile_in_a_fresh_clone(workspace, release, registry, tmp_path):
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
-    cfg_path = clone / "config" / "config.yaml"
+    cfg_path = clone / "config" / "config.yaml"  # DVC reads only this file: the overrides go into it
     cfg = yaml.safe_load(cfg_path.read_text())
     cfg["profile"] = PROFILE
-    from svcnet.config import deep_merge
-
     cfg["profiles"][PROFILE] = deep_merge(cfg["profiles"][PROFILE], OVERRIDES["profiles"][PROFILE])
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    stages = run(["dvc", "stage", "list", "--name-only"], clone).stdout.split()
+    # one release file missing: the preflight stage fails and names it, no other stage runs
+    install(release, registry, clone, skip=(REMOVED,))
+    proc = svcnet_run(["dvc", "repro"], clone, registry, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and stages_run(out) == ["preflight"], out
+    assert "Color_Embedding_SR_Net_normnone_epoch40_bs4.pth" in out and f"svcnet fetch {REMOVED}" in out, out
     install(release, registry, clone)
     first = svcnet_run(["dvc", "repro"], clone, registry).stdout
-    assert "Running stage" in first
+    assert sorted(stages_run(first)) == sorted(stages), first
     check_report(clone)
-    out = svcnet_run(["dvc", "repro"], clone, registry).stdout
-    assert "Running stage" not in out, out
+    again = svcnet_run(["dvc", "repro"], clone, registry).stdout
+    assert stages_run(again) == ["preflight"], again  # the preflight always runs; its record is unchanged
     shutil.rmtree(clone)
