@@ -118,7 +118,7 @@ def protocol_rows(runs: Sequence[EvalRun], config: dict, scribbles: str | Path |
         ["Protocol (evaluate.protocol)", label, "paper", ""],
         [
             "Ground-truth resolution",
-            f"{resolution} ({sizes})",
+            resolution if resolution.startswith("working-size copy") else f"{resolution} ({sizes})",
             OFFICIAL["resolution"],
             "PSNR/SSIM at this resolution; the 256p columns on bilinear 448×256 copies"
             + ("" if resolution == "original" else "; data.eval.keep_size: true scores at the original resolution"),
