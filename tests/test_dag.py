@@ -212,7 +212,7 @@ def test_paper_profile_plans_every_job_in_one_call(workspace):
     out = run(["snakemake", "-n", "-p", "--config", "profile=paper"], workspace).stdout
     assert (
         "svcnet colorize data/paper/eval/DAVIS/blackswan/frames --scribbles results/paper/scribbles/gt/DAVIS/blackswan "
-        "--method svcnet --cpnet weights/cpnet_epoch1000_batchsize32.pth --ssnet weights/ssnet_epoch2000_bs8.pth"
+        "--method svcnet --weights weights --size 256x448"
     ) in out
     assert "--out results/paper/infer/official_svcnet/DAVIS/blackswan" in out
     assert "svcnet scribbles data/paper/eval --clip videvo/" in out
@@ -329,3 +329,26 @@ def test_infer_set_refuses_bad_input_in_one_line(tmp_path):
     proc = run(["svcnet", "infer-set", "scribbles", "--out", "out", "--method", "gray"], tmp_path, check=False)
     assert proc.returncode == 2 and "holds no clip" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_stages_of_unlisted_methods_record_a_skip(tmp_path):
+    # DVC's fixed stage list: a method the profile does not evaluate writes skipped.json and the report leaves it out
+    (tmp_path / "eval" / "clip" / "frames").mkdir(parents=True)
+    (tmp_path / "scribbles" / "clip").mkdir(parents=True)
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["profile"] = "demo"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    common = ["--scribbles", "scribbles", "--config", "config.yaml", "--if-listed"]
+    out = run(["svcnet", "infer-set", "eval", "--method", "official_cpnet", "--out", "infer", *common], tmp_path).stdout
+    assert "skipped: official_cpnet is not in evaluate.methods (gray, levin, cpnet, svcnet)" in out
+    evaluate = ["svcnet", "evaluate", "--pred", "infer", "--gt", "eval", "--out", "ev", "--metrics", "m.json"]
+    run([*evaluate, "--method", "official_cpnet", "--config", "config.yaml", "--if-listed"], tmp_path)
+    for path in ("infer/skipped.json", "ev/skipped.json", "m.json"):
+        assert json.loads((tmp_path / path).read_text())["method"] == "official_cpnet", path
+    # a listed method is run (here it stops at the empty clip)
+    cfg["profiles"]["demo"]["evaluate"] = {"methods": ["official_cpnet"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["svcnet", "infer-set", "eval", "--method", "official_cpnet", "--out", "infer2", *common]
+    proc = run(args, tmp_path, check=False)
+    assert proc.returncode == 2 and "no image frames" in proc.stderr, proc.stdout + proc.stderr
+    assert not (tmp_path / "infer2" / "skipped.json").exists()

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from svcnet.config import build, resolve
 from svcnet.data.testsets import planned_clips
 from svcnet.preflight import required_inputs
-from svcnet.sources import get_source, registry_ref
+from svcnet.sources import registry_ref
 
 # --config on the command line may choose the profile and allow_missing only: `svcnet` commands read the config files
 # themselves (the same files Snakemake read), so any other override would be seen by Snakemake but not by the stages.
@@ -188,9 +188,9 @@ METHOD_STAGES = {
     "official_cpnet": [*_EVAL, "scribbles", "colorize_official_cpnet"],
     "official_svcnet": [*_EVAL, "scribbles", "colorize_official_svcnet"],
 }
-# Registry entries of the released weights: method -> {`svcnet colorize` option: registry name}.
-OFFICIAL_WEIGHTS = {"official_cpnet": {"cpnet": "cpnet"}, "official_svcnet": {"cpnet": "cpnet", "ssnet": "ssnet"}}
-NETWORK_METHODS = ["cpnet", "svcnet", *OFFICIAL_WEIGHTS]
+# The methods of the released weights (registry entries cpnet, and ssnet for official_svcnet).
+OFFICIAL_METHODS = ("official_cpnet", "official_svcnet")
+NETWORK_METHODS = ["cpnet", "svcnet", *OFFICIAL_METHODS]
 
 
 def eval_methods(configured=False):
@@ -212,11 +212,11 @@ def training_shown():
 
 
 def network_weights(method):
-    """Checkpoints `svcnet colorize` runs a network method with, as {option: file}: cpnet = the stage-2 CPNet
-    (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet); official_* = the released
-    files under the weights folder (`svcnet fetch cpnet ssnet`)."""
-    if method in OFFICIAL_WEIGHTS:
-        return {opt: f"{WEIGHTS_DIR}/{get_source(name).file}" for opt, name in OFFICIAL_WEIGHTS[method].items()}
+    """Checkpoints `svcnet colorize` runs a network method with, as {option: file or folder}: cpnet = the stage-2
+    CPNet (train_cpnet); svcnet = SSNet with the CPNet fine-tuned jointly with it (train_ssnet); official_* = the
+    weights folder, where colorize takes the released files by their registry names and verifies them."""
+    if method in OFFICIAL_METHODS:
+        return {"weights": WEIGHTS_DIR}
     if method == "cpnet":
         return {"cpnet": TRAINED_CPNET2}
     return {"cpnet": TRAINED_CPNET, "ssnet": TRAINED_SSNET}
@@ -225,5 +225,5 @@ def network_weights(method):
 def network_weight_inputs(method):
     """The checkpoints of network_weights as job inputs: the trained ones (made by train.smk), and what the stage
     reads from the registry when present (the released weights; registry_inputs)."""
-    trained = [] if method in OFFICIAL_WEIGHTS else list(network_weights(method).values())
+    trained = [] if method in OFFICIAL_METHODS else list(network_weights(method).values())
     return list(dict.fromkeys([*trained, *registry_inputs(f"colorize_{method}")]))
