@@ -14,10 +14,11 @@ under their registry paths and unpacked by `svcnet fetch`, all checked against t
   a second `dvc repro` runs only `preflight` again.
 
 What overrides.yaml changes (:data:`OVERRIDES`), all under `profiles.paper`: the working size (data.height/width
-256×448 → 64×112); every training stage's unit to iterations and its duration to 1 (cpnet1, cpnet2, warn, ssnet), batch
-size 1, training sizes 64×64 (stage 1) and 64×112 (the rest) with no crops, checkpoints only at the end and a log line
-per iteration; train.num_workers 8 → 0 (2 CI cores). Data, methods, evaluation protocol, scribbles, weights and every
-other setting are the paper profile's own.
+256×448 → 64×112); in every training stage (train.cpnet1, cpnet2, warn, ssnet) unit epoch → iteration, duration → 1,
+size → 64×64 (cpnet1) / 64×112 (the others), crop → none, save_every → 0 (a checkpoint at the end only), log_every → 1,
+and batch_size → 1 (not in ssnet, whose batch is one clip); train.num_workers 8 → 0 (2 CI cores). Data sources,
+methods, evaluation protocol, scribbles, weights and every other setting are the paper profile's own; the miniature's
+clips are small already (2 validation clips per tag, 8 frames each).
 """
 
 from __future__ import annotations
