@@ -3,6 +3,8 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
@@ -145,13 +147,11 @@ def prepare_inputs(wildcards):
 CLIP_ID = r"[^/]+(/[^/]+)?"
 
 
+@cache
 def split_clips(split):
     """The clip ids of a split (svcnet.data.testsets.planned_clips: data.<split>.sequences, else the source folder's
     clips, else the release's clip list shipped in datasets/lists/)."""
-    return _PLANNED.setdefault(split, planned_clips(CONFIG, split, FETCH_ROOT))
-
-
-_PLANNED = {}
+    return tuple(planned_clips(CONFIG, split, FETCH_ROOT))
 
 
 def folder_above(path, clip_id, levels=0):

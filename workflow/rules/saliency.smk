@@ -1,8 +1,11 @@
 # Saliency maps of the training clips (CPNet's seg-head target), one job per clip so they run in parallel:
 # data/<profile>/saliency/train/<clip>/<frame>.png + metadata.json (which method made the maps, and why).
-# saliency.method `auto`: PFAN when its weights are in weights/ (svcnet fetch pfan), else the clip's dataset masks
-# (DAVIS), else OpenCV spectral residual; the default demo run has no PFAN weights and uses the fallback.
+# saliency.method `auto`: the clip's prepared release seg/saliency maps (data.train.seg; the paper profile), else PFAN
+# when its weights are in weights/ (svcnet fetch pfan), else the clip's dataset masks (DAVIS), else OpenCV spectral
+# residual; the default demo run has no PFAN weights and uses the masks or the fallback.
 # The maps are packed into the lmdb with the frames (pack_maps / pack_map_inputs of common.smk).
+from pathlib import Path
+
 from svcnet.sources import get_source
 
 _SALIENCY = CFG.get("saliency", {})

@@ -2,6 +2,8 @@
 # style so they run in parallel: results/<profile>/scribbles/<style>/<clip>/ (+ metadata.json: settings, flow
 # backend, points per frame, whether lost points were re-seeded). Style `gt` (ground-truth colours) feeds inference
 # and the report (scribble_dir of common.smk); diverse1..4 are the official recolourings.
+from pathlib import Path
+
 from svcnet.sources import get_source
 
 _SCRIBBLES = CFG.get("scribbles", {})
