@@ -27,12 +27,16 @@ class WeightOptions:
 
 
 def weight_path(name: str, opts: WeightOptions, required: bool = True) -> Path | None:
-    """The verified checkpoint of registry entry ``name`` (``cpnet``, ``ssnet``, ``pwcnet``); None when optional
-    and absent. Missing required files raise CheckpointError naming the file, its sha256 and how to get it."""
+    """The checkpoint of registry entry ``name`` (``cpnet``, ``ssnet``, ``pwcnet``): an explicit path as given (it
+    must exist; not checked against the registry's sha256, so trained checkpoints work), else the verified registry
+    file under the weights folder; None when optional and absent. Missing required files raise CheckpointError
+    naming the file, its sha256 and how to get it."""
     from svcnet.sources import get_source, resolve_weight
 
     explicit = getattr(opts, name)
-    if not required and explicit is None:
+    if explicit is not None:
+        return resolve_weight(name, path=explicit, verify=False)
+    if not required:
         folder = opts.weights_dir
         if folder is None:
             from svcnet.sources import default_weights_dir
@@ -40,7 +44,7 @@ def weight_path(name: str, opts: WeightOptions, required: bool = True) -> Path |
             folder = default_weights_dir()
         if not (Path(folder) / get_source(name).file).is_file():
             return None
-    return resolve_weight(name, weights_dir=opts.weights_dir, path=explicit)
+    return resolve_weight(name, weights_dir=opts.weights_dir)
 
 
 def load_cpnet(path: Path | None, device: torch.device) -> torch.nn.Module:
