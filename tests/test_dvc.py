@@ -19,7 +19,15 @@ from test_dag import TEST_PROFILE, make_workspace, run
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = "demo"  # the stages recorded for the status checks (its cheap stages take seconds)
 DVC_ONLY = {"config"}  # stages without a Snakemake rule (Snakemake reads config/config.yaml itself)
-REAL_STAGES = ["config", "prepare@train", "prepare@eval", "saliency", "scribbles", "pack"]  # seconds on dagtest
+REAL_STAGES = [
+    "preflight",
+    "config",
+    "prepare@train",
+    "prepare@eval",
+    "saliency",
+    "scribbles",
+    "pack",
+]  # seconds on dagtest
 
 
 def load_tool():
@@ -141,7 +149,7 @@ def test_svcnet_config_writes_the_profile_merged_over_the_defaults(tmp_path):
     run(["svcnet", "config", "--profile", "paper", "--out", str(tmp_path / "paper.yaml")], REPO)
     merged = yaml.safe_load((tmp_path / "paper.yaml").read_text())
     assert "profiles" not in merged and merged["profile"] == "paper"
-    assert merged["infer"]["lightness"] == "official" and merged["data"]["eval"]["split"] == "val"
+    assert merged["infer"]["lightness"] == "official" and merged["data"]["eval"]["source"] == "svcnet_davis_videvo_val"
     assert merged["data"]["height"] == 256  # a default the profile leaves alone
     proc = run(["svcnet", "config", "--profile", "nope"], REPO, check=False)
     assert proc.returncode == 2 and "profile 'nope' is not defined" in proc.stderr
@@ -273,15 +281,16 @@ def test_the_run_cache_restores_outputs_of_an_earlier_setting(tmp_path):
     ws = make_workspace(tmp_path / "svcnet")
     set_profile(ws, TEST_PROFILE)
     first_out = run(["dvc", "repro", "scribbles"], ws).stdout
-    assert ran(first_out) == ["config", "prepare@eval", "scribbles"], first_out
+    # `preflight` runs on every `dvc repro` (always_changed); its record only changes when an input does
+    assert ran(first_out) == ["config", "preflight", "prepare@eval", "scribbles"], first_out
     first = scribble_files(ws)
     edit_config(ws, lambda cfg: cfg["scribbles"].update(seed=1))
     out = run(["dvc", "repro", "scribbles"], ws).stdout
-    assert ran(out) == ["config", "scribbles"], out
+    assert ran(out) == ["config", "preflight", "scribbles"], out
     assert scribble_files(ws) != first
     edit_config(ws, lambda cfg: cfg["scribbles"].update(seed=0))
     out = run(["dvc", "repro", "scribbles"], ws).stdout
-    assert ran(out) == [], out
+    assert ran(out) == ["preflight"], out
     for stage in ("config", "scribbles"):
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in out
     assert scribble_files(ws) == first
