@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -88,7 +89,8 @@ def fake_ckpt_dir(shared_dir: Path, request) -> Path:
     if not tool.is_file():
         pytest.skip("shared/tools/make_fake_ckpts.py not present")
     out = Path(request.config.cache.mkdir("fake_ckpts_seed0"))
-    if not all((out / f).is_file() for f in FAKE_CKPT_FILES) or not (out / "DONE").is_file():
-        subprocess.run([sys.executable, str(tool), str(out), "--seed", "0"], check=True)
-        (out / "DONE").write_text("ok\n")
+    with FileLock(out.with_suffix(".lock")):  # pytest-xdist workers share the cache folder
+        if not all((out / f).is_file() for f in FAKE_CKPT_FILES) or not (out / "DONE").is_file():
+            subprocess.run([sys.executable, str(tool), str(out), "--seed", "0"], check=True)
+            (out / "DONE").write_text("ok\n")
     return out
