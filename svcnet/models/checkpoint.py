@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from svcnet.data.atomic import atomic_path
+from svcnet.data.atomic import atomic_named_path
 from svcnet.errors import CheckpointError
 
 _SHOW = 5  # keys listed per kind of problem
@@ -100,8 +100,13 @@ def load_official(
 def save_official(model: nn.Module, path: str | os.PathLike) -> Path:
     """Save ``model.state_dict()`` (CPU tensors, official keys, aliases kept as shared storage) atomically."""
     state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
+    return save_torch_file(state, path)
+
+
+def save_torch_file(obj: object, path: str | os.PathLike) -> Path:
+    """``torch.save`` ``obj`` to ``path`` atomically. The zip archive inside is named after ``path`` (as a direct
+    ``torch.save(obj, path)`` names it), so the same ``obj`` saved to the same path gives the same bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_named_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
