@@ -27,18 +27,16 @@ def _setup(config: list[Path] | None, profile: str | None, device: str | None):
     import logging
     import os
 
-    import torch
-
     from svcnet.config import DEFAULT_CONFIG, load_config
+    from svcnet.train.compute import configure_cpu
     from svcnet.train.distributed import init_distributed
     from svcnet.train.settings import TrainSettings
 
     cfg = load_config(config or [DEFAULT_CONFIG], profile)
     ts = cfg.section_as("train", TrainSettings)
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if "WORLD_SIZE" in os.environ else 1
+    configure_cpu(ts.threads, ts.cpu_isa, local)  # before the first kernel runs
     info = init_distributed(device or ts.device)
-    if info.device.type == "cpu" and "WORLD_SIZE" in os.environ:
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
     if not info.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     return cfg, ts, info
