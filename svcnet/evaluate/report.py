@@ -207,6 +207,7 @@ def build_report(
         "lpips": {r.method: r.summary.get("lpips") for r in runs},
         "not_available": {f"{r.method}/{r.dataset}": r.summary.get("not_available", {}) for r in runs},
         "versions": runs[0].summary.get("versions", {}),
+        "training_cpu": {t.name: t.cpu for t in training},
     }
     main_t = tables(runs, MAIN)
     extra_t = tables(runs, EXTRA)
@@ -300,6 +301,7 @@ def _html(header: dict, main_t, extra_t, images, gifs, train_t) -> str:
                     "weights",
                     "lightness",
                     "versions",
+                    "training_cpu",
                 )
             },
             indent=2,

@@ -6,7 +6,8 @@ A training folder is what ``svcnet train`` writes: ``log.csv`` (iteration, loss 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from svcnet.errors import InputError
@@ -26,6 +27,7 @@ class TrainingRun:
     loss_last: float  # the same over the last 10 %
     it_per_s: float
     curve: Path | None
+    cpu: dict = field(default_factory=dict)  # threads, cpu_isa, cpu_capability of the run (its run.json)
 
     def row(self) -> list[str]:
         change = (self.loss_last - self.loss_first) / self.loss_first if self.loss_first else float("nan")
@@ -60,7 +62,17 @@ def load_training_run(folder: str | Path, name: str | None = None) -> TrainingRu
         float(df["loss"].iloc[-k:].mean()),
         float(speed),
         curve if curve.is_file() else None,
+        _cpu(folder / "run.json"),
     )
+
+
+def _cpu(run_json: Path) -> dict:
+    """The CPU settings a training stage recorded in its run.json (empty for runs that recorded none)."""
+    try:
+        meta = json.loads(run_json.read_text()).get("meta", {})
+    except (OSError, ValueError):
+        return {}
+    return {k: meta[k] for k in ("threads", "cpu_isa", "cpu_capability") if k in meta}
 
 
 def find_training_runs(root: str | Path) -> list[TrainingRun]:
