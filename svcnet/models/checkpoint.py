@@ -4,6 +4,7 @@ atomically."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -108,5 +109,21 @@ def save_torch_file(obj: object, path: str | os.PathLike) -> Path:
     ``torch.save(obj, path)`` names it), so the same ``obj`` saved to the same path gives the same bytes."""
     path = Path(path)
     with atomic_named_path(path) as tmp:
-        torch.save(obj, tmp)
+        torch.save(_interned(obj), tmp)
     return path
+
+
+def _interned(obj: object) -> object:
+    """``obj`` with every string interned. Pickle writes a string once and refers back to it when the same object
+    recurs, so equal strings that are distinct objects (a resumed optimizer's keys, unpickled, beside the code's
+    literals) would change the bytes of equal states."""
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        out = type(obj)((_interned(k), _interned(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a module state_dict's version records
+            out._metadata = _interned(obj._metadata)
+        return out
+    if isinstance(obj, list | tuple) and type(obj) in (list, tuple):
+        return type(obj)(_interned(v) for v in obj)
+    return obj
