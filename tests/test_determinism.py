@@ -121,6 +121,7 @@ def _ssnet_command(lmdb: Path, cpnet: Path, out: Path, cfg: Path) -> list[str]:
     ]
 
 
+@pytest.mark.timeout(1200)  # three SSNet training runs
 def test_ssnet_killed_after_a_checkpoint_resumes_to_the_same_bytes(tmp_path):
     from svcnet.models.checkpoint import save_official
     from svcnet.models.cpnet import CPNet
@@ -132,8 +133,8 @@ def test_ssnet_killed_after_a_checkpoint_resumes_to_the_same_bytes(tmp_path):
     train = {
         "num_workers": 0,
         "threads": 1,
-        "warn": {**stage, "duration": 2, "lr_step": 0},
-        "ssnet": {**stage, "duration": 3, "lr_cpnet": 0.0, "lambda_sr": 1.0, "lr_step": 0},
+        "warn": {**stage, "duration": 1, "lr_step": 0},
+        "ssnet": {**stage, "duration": 2, "lr_cpnet": 0.0, "lambda_sr": 1.0, "lr_step": 0},
     }
     cfg = tmp_path / "train.yaml"
     cfg.write_text(yaml.safe_dump({"profile": "test", "profiles": {"test": {}}, "train": train}))
@@ -156,7 +157,7 @@ def test_ssnet_killed_after_a_checkpoint_resumes_to_the_same_bytes(tmp_path):
     run = subprocess.run([*cmd, "--resume"], cwd=REPO, env=_env(), capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "resumed from" in run.stdout + run.stderr
-    for name in ("ssnet.pth", "cpnet.pth", "warn/warn.pth", "checkpoints/iter_00000003/state.pt"):
+    for name in ("ssnet.pth", "cpnet.pth", "warn/warn.pth", "checkpoints/iter_00000002/state.pt"):
         assert (out / name).read_bytes() == (full / name).read_bytes(), name
 
 
@@ -210,6 +211,7 @@ def dag_workspace(tmp_path) -> Path:
     shutil.rmtree(ws, ignore_errors=True)
 
 
+@pytest.mark.timeout(2400)  # two runs of the whole DAG
 def test_the_test_profile_run_twice_gives_the_same_bytes(dag_workspace):
     first = _run_the_test_profile(dag_workspace)
     second = _run_the_test_profile(dag_workspace)
