@@ -113,7 +113,7 @@ def test_colorize_folder_pwc(clip, weights, tmp_path, capsys):
         assert meta["weights"][name]["sha256"] == sha256_file(weights / FILES[name])
     assert meta["device"].startswith("cpu") and meta["edge_policy"] == "mirror"
     assert meta["frame_sources"] == {"ssnet": 7} and meta["work_size"] == [64, 128]
-    assert meta["timings_s"]["total"] > 0 and meta["timings_s"]["cpnet"] > 0
+    assert "timings_s" not in meta  # timings go to the log: the metadata is the same on every run
     # colour actually comes out (scribbles differ from gray): not every pixel gray
     img = read_rgb(out / "frames" / "8.png").astype(int)
     assert np.abs(img[:, :, 0] - img[:, :, 2]).max() > 0

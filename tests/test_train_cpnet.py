@@ -116,6 +116,7 @@ def test_killed_run_resumes_to_the_same_weights(lmdb, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert params_equal(load_weights(out / "cpnet2" / "cpnet.pth"), reference)
     assert params_equal(load_weights(out / "cpnet.pth"), reference)
+    assert (out / "cpnet2" / "cpnet.pth").read_bytes() == (tmp_path / "full" / "cpnet.pth").read_bytes()
     # the CSV describes one uninterrupted run: iterations 1..4 once each
     rows = (out / "cpnet2" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]

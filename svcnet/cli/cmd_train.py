@@ -31,9 +31,8 @@ def _setup(config: list[Path] | None, profile: str | None, device: str | None):
     import os
     import sys
 
-    import torch
-
     from svcnet.config import DEFAULT_CONFIG, load_config
+    from svcnet.train.compute import configure_cpu
     from svcnet.train.distributed import init_distributed
     from svcnet.train.launch import relaunch_under_torchrun, under_torchrun
     from svcnet.train.settings import TrainSettings
@@ -42,14 +41,13 @@ def _setup(config: list[Path] | None, profile: str | None, device: str | None):
     ts = cfg.section_as("train", TrainSettings)
     if ts.processes > 1 and not under_torchrun():
         relaunch_under_torchrun(ts.processes, sys.argv[1:])
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if "WORLD_SIZE" in os.environ else 1
+    configure_cpu(ts.threads, ts.cpu_isa, local)  # before the first kernel runs
     info = init_distributed(device or ts.device)
     if info.is_main and info.world_size != ts.processes:
         logging.getLogger(__name__).info(
             "%d process(es) (torchrun); train.processes is %d", info.world_size, ts.processes
         )
-    if info.device.type == "cpu" and "WORLD_SIZE" in os.environ:
-        local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
     if not info.is_main:
         logging.getLogger().setLevel(logging.WARNING)
     return cfg, ts, info

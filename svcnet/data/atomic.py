@@ -36,6 +36,24 @@ def atomic_path(dest: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def atomic_named_path(dest: str | os.PathLike) -> Iterator[Path]:
+    """Like :func:`atomic_path` for one file, but the yielded path has ``dest``'s own name (inside a temporary sibling
+    folder): for writers that record the file's name in the file (``torch.save`` names its zip archive after it), so
+    the bytes do not depend on the random temporary name."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        tmp = tmp_dir / dest.name
+        yield tmp
+        if not tmp.is_file():
+            raise FileNotFoundError(f"nothing was written to {tmp}")
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
 def write_bytes_atomic(dest: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``dest`` atomically (fsync before rename)."""
     with atomic_path(dest) as tmp, open(tmp, "wb") as fh:

@@ -12,7 +12,8 @@ Layout of ``X.lmdb/`` (a folder):
 * ``manifest.json``: format, map kinds, PNG level, per clip the frame names in numeric order, counts per kind and
   the sha256 of the source files.
 
-The folder is written to a temporary sibling and renamed when complete; stale temporaries of a killed run are
+The same clips and settings give byte-identical files (no lock file, unused page space zeroed). The folder is written
+to a temporary sibling and renamed when complete; stale temporaries of a killed run are
 removed first, so a re-run starts clean. The map size is computed from the data (an upper bound of the PNG sizes) and
 doubled if LMDB ever reports it full.
 """
@@ -113,7 +114,9 @@ def pack_clips(
     meta: dict[str, list[str]] = {"frames": [], **{k: [] for k in kinds}}
     written = 0
     with atomic_path(out) as tmp:
-        env = lmdb.open(str(tmp), map_size=map_size, max_dbs=len(kinds) + 1, subdir=True, meminit=False)
+        # meminit: unused page space is zeroed (else it holds stale heap bytes); no lock file (nobody else opens the
+        # temporary folder): the same clips give a byte-identical data.mdb.
+        env = lmdb.open(str(tmp), map_size=map_size, max_dbs=len(kinds) + 1, subdir=True, meminit=True, lock=False)
         try:
             dbs = {None: None, **{k: env.open_db(k.encode()) for k in kinds}}
             for clip in tqdm(clips, desc="pack", unit="clip", disable=None):

@@ -252,6 +252,7 @@ def build_report(
         "versions": runs[0].summary.get("versions", {}),
         "protocol": {r.method: r.summary.get("protocol") for r in runs},
         "resolution": {r.method: r.summary.get("resolution") for r in runs},
+        "training_cpu": {t.name: t.cpu for t in training},
     }
     sections = {
         "main": test_set_tables(runs, MAIN),

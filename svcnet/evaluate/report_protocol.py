@@ -195,6 +195,9 @@ def provenance_rows(header: dict, runs: Sequence[EvalRun]) -> list[list[str]]:
             text += f"; flow {flow.get('backend')}"
         if text:
             rows.append([f"weights {method_label(r.method)}", text])
+    for stage, cpu in header.get("training_cpu", {}).items():
+        if cpu:
+            rows.append([f"training CPU {stage}", ", ".join(f"{k} {v}" for k, v in cpu.items())])
     versions = header.get("versions", {})
     rows.append(["versions", ", ".join(f"{k} {v}" for k, v in versions.items())])
     return rows

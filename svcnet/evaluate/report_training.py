@@ -8,7 +8,7 @@ A training folder is what ``svcnet train`` writes: ``log.csv`` (iteration, loss 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from svcnet.errors import InputError
@@ -38,6 +38,7 @@ class TrainingRun:
     it_per_s: float
     curve: Path | None
     batch: str = "n/a"  # "32 = 4 x 2 x 4" from summary.json; n/a for a run that has not finished
+    cpu: dict = field(default_factory=dict)  # threads, cpu_isa, cpu_capability of the run (its run.json)
 
     def row(self) -> list[str]:
         change = (self.loss_last - self.loss_first) / self.loss_first if self.loss_first else float("nan")
@@ -74,6 +75,7 @@ def load_training_run(folder: str | Path, name: str | None = None) -> TrainingRu
         float(speed),
         curve if curve.is_file() else None,
         global_batch(folder),
+        _cpu(folder / "run.json"),
     )
 
 
@@ -84,6 +86,15 @@ def global_batch(folder: Path) -> str:
     if "global_batch" not in summary:
         return "n/a"
     return f"{summary['global_batch']} = {summary['batch_size']} x {summary['processes']} x {summary['accumulation']}"
+
+
+def _cpu(run_json: Path) -> dict:
+    """The CPU settings a training stage recorded in its run.json (empty for runs that recorded none)."""
+    try:
+        meta = json.loads(run_json.read_text()).get("meta", {})
+    except (OSError, ValueError):
+        return {}
+    return {k: meta[k] for k in ("threads", "cpu_isa", "cpu_capability") if k in meta}
 
 
 def find_training_runs(root: str | Path) -> list[TrainingRun]:

@@ -175,14 +175,17 @@ def colorize_files(
                 "frame_sources": sources,
                 "input_size": list(clip.size) if clip.size else None,
                 "fps": clip.fps,
-                "timings_s": {
-                    "total": round(total, 3),
-                    "frames_per_s": round(n / total, 4) if total else None,
-                    **{k: round(v, 3) for k, v in colorizer.timings.items()},
-                },
             }
         )
-    log.info("wrote %d frames to %s in %.1f s (%.3f frames/s)", n, out, total, n / total if total else 0.0)
+    # timings go to the log only: metadata.json is part of a declared output and must not change between runs
+    log.info(
+        "wrote %d frames to %s in %.1f s (%.3f frames/s; seconds per stage: %s)",
+        n,
+        out,
+        total,
+        n / total if total else 0.0,
+        ", ".join(f"{k} {v:.3f}" for k, v in colorizer.timings.items()),
+    )
     return out / "metadata.json"
 
 

@@ -4,13 +4,14 @@ atomically."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from svcnet.data.atomic import atomic_path
+from svcnet.data.atomic import atomic_named_path
 from svcnet.errors import CheckpointError
 
 _SHOW = 5  # keys listed per kind of problem
@@ -100,8 +101,29 @@ def load_official(
 def save_official(model: nn.Module, path: str | os.PathLike) -> Path:
     """Save ``model.state_dict()`` (CPU tensors, official keys, aliases kept as shared storage) atomically."""
     state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
+    return save_torch_file(state, path)
+
+
+def save_torch_file(obj: object, path: str | os.PathLike) -> Path:
+    """``torch.save`` ``obj`` to ``path`` atomically. The zip archive inside is named after ``path`` (as a direct
+    ``torch.save(obj, path)`` names it), so the same ``obj`` saved to the same path gives the same bytes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_named_path(path) as tmp:
+        torch.save(_interned(obj), tmp)
     return path
+
+
+def _interned(obj: object) -> object:
+    """``obj`` with every string interned. Pickle writes a string once and refers back to it when the same object
+    recurs, so equal strings that are distinct objects (a resumed optimizer's keys, unpickled, beside the code's
+    literals) would change the bytes of equal states."""
+    if isinstance(obj, str):
+        return sys.intern(obj)
+    if isinstance(obj, dict):
+        out = type(obj)((_interned(k), _interned(v)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # a module state_dict's version records
+            out._metadata = _interned(obj._metadata)
+        return out
+    if isinstance(obj, list | tuple) and type(obj) in (list, tuple):
+        return type(obj)(_interned(v) for v in obj)
+    return obj

@@ -21,6 +21,7 @@ import torch
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps, write_text_atomic
 from svcnet.errors import CheckpointError
+from svcnet.models.checkpoint import save_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,8 @@ def plain_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_weights(path: str | os.PathLike, state_dict: Mapping[str, torch.Tensor]) -> None:
-    """``torch.save`` a state_dict atomically."""
-    with atomic_path(path) as tmp:
-        torch.save(dict(state_dict), tmp)
+    """``torch.save`` a state_dict atomically (byte-identical for identical weights)."""
+    save_torch_file(dict(state_dict), path)
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -71,8 +71,8 @@ def save_checkpoint(
     with atomic_path(final) as tmp:
         tmp.mkdir(parents=True)
         for name, sd in weights.items():
-            torch.save(dict(sd), tmp / f"{name}.pth")
-        torch.save(dict(state, iteration=iteration), tmp / STATE)
+            save_torch_file(dict(sd), tmp / f"{name}.pth")
+        save_torch_file(dict(state, iteration=iteration), tmp / STATE)
     write_text_atomic(root / LATEST, final.name + "\n")
     for old in sorted(p for p in root.iterdir() if _ITER_DIR.match(p.name))[:-keep] if keep > 0 else []:
         if old != final:

@@ -254,6 +254,7 @@ class TrainLoop:
             pin_memory=self.info.device.type == "cuda",
             drop_last=False,
             collate_fn=self.collate_fn,
+            generator=torch.Generator().manual_seed(self.s.seed),  # worker seeds not drawn from the global RNG (resume)
             **kw,
         )
 

@@ -72,6 +72,8 @@ class TrainSettings:
     amp: str = "auto"
     channels_last: bool = True
     deterministic: bool = False
+    threads: int = 0  # CPU threads per process (0 = OMP_NUM_THREADS, else one per core; shared under torchrun)
+    cpu_isa: str = "native"  # native | avx2 (svcnet.train.compute)
     seed: int = 0
     num_workers: int = 2
     keep_checkpoints: int = 2

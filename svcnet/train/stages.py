@@ -16,6 +16,7 @@ import torch
 
 from svcnet.errors import ConfigError, InputError
 from svcnet.ops.window import HALF, WINDOW
+from svcnet.train.compute import cpu_provenance
 from svcnet.train.distributed import DistInfo
 from svcnet.train.init_weights import load_into, official_normal_init, resolve_init
 from svcnet.train.loop import LoopSettings, TrainLoop, TrainResult
@@ -141,6 +142,7 @@ def train_cpnet_stage(
     ls = loop_settings(ts, st, len(ds), info, stage, **overrides)
     title = f"CPNet {'stage 1 (images)' if stage == 'cpnet1' else 'stage 2 (video frames)'}"
     meta = {
+        **cpu_provenance(ts.cpu_isa),
         "stage": stage,
         "data": str(source),
         "images": len(ds),
@@ -313,6 +315,7 @@ def train_ssnet(
         step.pwc = flow_fn.net  # moved to the device with the step; not saved, not trained
     ls = loop_settings(ts, st, len(ds), info, "ssnet", **overrides)
     meta = {
+        **cpu_provenance(ts.cpu_isa),
         "stage": "ssnet",
         "data": str(data),
         "clips": len(ds),
@@ -388,6 +391,7 @@ def train_warn(
         step.pwc = flow_fn.net
     ls = loop_settings(ts, st, len(ds), info, "warn", **overrides)
     meta = {
+        **cpu_provenance(ts.cpu_isa),
         "stage": "warn",
         "data": str(data),
         "clips": len(ds),

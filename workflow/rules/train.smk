@@ -19,7 +19,8 @@ rule train_cpnet:
         out=lambda w, output: os.path.dirname(output.weights),
         settings=settings(
             ("train", "init"), ("train", "scribbles"), ("train", "cpnet1"), ("train", "cpnet2"), ("train", "seed"),
-            ("train", "amp"), ("train", "device"), ("train", "deterministic"),
+            ("train", "amp"), ("train", "device"), ("train", "deterministic"), ("train", "threads"),
+            ("train", "cpu_isa"),
         ),
     log:
         f"{LOGS}/train_cpnet.log",
@@ -49,7 +50,7 @@ rule train_ssnet:
         settings=settings(
             ("train", "init"), ("train", "scribbles"), ("train", "warn"), ("train", "ssnet"), ("train", "seed"),
             ("train", "amp"),
-            ("train", "device"), ("train", "deterministic"),
+            ("train", "device"), ("train", "deterministic"), ("train", "threads"), ("train", "cpu_isa"),
         ),
     log:
         f"{LOGS}/train_ssnet.log",
