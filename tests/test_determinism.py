@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from test_dag import TEST_PROFILE, TEST_SETTINGS, project_files, run
+from test_dag import TEST_PROFILE, make_workspace
 from train_helpers import DEMO, REPO, make_tiny_lmdb
 
 from svcnet.data.lmdb_pack import pack_clips
@@ -194,19 +194,7 @@ def _remove_outputs(ws: Path) -> None:
 
 @pytest.fixture()
 def dag_workspace(tmp_path) -> Path:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    ws = tmp_path / "svcnet"
-    for rel in project_files():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, ws / rel)
-    cfg_path = ws / "config" / "config.yaml"
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["profiles"][TEST_PROFILE] = TEST_SETTINGS
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    run(["git", "init", "-q"], ws)
-    run(["git", "add", "-A"], ws)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "snapshot"], ws)
+    ws = make_workspace(tmp_path / "svcnet")
     yield ws
     shutil.rmtree(ws, ignore_errors=True)
 
