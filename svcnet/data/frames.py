@@ -153,14 +153,25 @@ def video_fps(path: str | os.PathLike, default: float = 25.0) -> float:
 
 
 def write_mp4(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float = 25.0) -> None:
-    """Encode uint8 RGB frames as an H.264 mp4 (even dimensions are padded), atomically."""
-    import imageio.v3 as iio
+    """Encode uint8 RGB frames as an H.264 mp4 (even dimensions are padded), atomically. The encoder runs on one
+    thread: x264's output depends on its thread count, which would otherwise follow the machine's cores."""
+    from fractions import Fraction
+
+    import av
 
     def even(img: np.ndarray) -> np.ndarray:
         h, w = img.shape[:2]
         return np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") if (h % 2 or w % 2) else img
 
-    with atomic_path(path, suffix=".mp4") as tmp, iio.imopen(tmp, "w", plugin="pyav", extension=".mp4") as out:
-        out.init_video_stream("libx264", fps=fps)
+    with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as container:
+        stream = None
         for img in frames:
-            out.write_frame(even(img))
+            img = even(img)
+            if stream is None:
+                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                stream.height, stream.width = img.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.thread_count = 1
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        if stream is not None:
+            container.mux(stream.encode(None))
