@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,3 +95,13 @@ def fake_ckpt_dir(shared_dir: Path, request) -> Path:
             subprocess.run([sys.executable, str(tool), str(out), "--seed", "0"], check=True)
             (out / "DONE").write_text("ok\n")
     return out
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Each test starts with the process's torch thread count: code under test may set it (training's
+    ``train.threads``), and oneDNN kernels built at one count give other last bits at another."""
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -1,8 +1,8 @@
 """A paper-shaped miniature of the SVCNet release, for the end-to-end tests of the `paper` profile.
 
 :func:`build_release` writes, from the embedded demo clips (real DAVIS frames) and frames made from them, a tiny copy
-of every release archive of the paper profile with the internal layout of spec §4.1, as zip files named as the
-registry names them (``datasets/sources.yaml``):
+of every release archive of the paper profile with the internal layout of docs/official.md §4.1, as zip files named as
+the registry names them (``datasets/sources.yaml``):
 
 - ``ILSVRC2012_train_256.zip`` → ``ILSVRC2012_train_256/<wnid>/<wnid>_<n>.JPEG`` (256×256) and
   ``ILSVRC2012_train_256_saliencymap.zip`` → ``ILSVRC2012_train_256_saliencymap/`` with the same relative paths

@@ -170,9 +170,11 @@ def edit_config(ws: Path, change) -> None:
 
 
 def changed_stages(ws: Path, *targets: str) -> dict:
-    """`dvc status` as a mapping: stage -> what changed (``targets``: these stages and their upstream only)."""
+    """`dvc status` as a mapping: stage -> what changed (``targets``: these stages and their upstream only), without
+    the `preflight` stage's standing "always changed" (it re-checks the registry files on every run)."""
     with_deps = ["--with-deps", *targets] if targets else []
-    return json.loads(run(["dvc", "status", "--json", *with_deps], ws).stdout or "{}")
+    status = json.loads(run(["dvc", "status", "--json", *with_deps], ws).stdout or "{}")
+    return {stage: what for stage, what in status.items() if what != ["always changed"]}
 
 
 def stand_in_outputs(ws: Path, stages: list[str]) -> None:

@@ -1,6 +1,6 @@
 """The paper-shaped miniature release (tests/paper_miniature.py) goes through `svcnet fetch` like the real one: direct
 files downloaded from a local HTTP server and verified, share-page files saved by hand then unpacked, and every
-archive unpacks into the layout spec §4.1 names; every weight file loads strictly into its network."""
+archive unpacks into the layout docs/official.md §4.1 names; every weight file loads strictly into its network."""
 
 from __future__ import annotations
 
