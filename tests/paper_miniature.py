@@ -57,8 +57,8 @@ BIN = Path(sys.executable).parent
 TRAIN_CLIPS = {"blackswan": ("blackswan", False), "car-shadow": ("car-shadow", False), "BarleyField": ("dog", False)}
 DAVIS_TRAIN = ("blackswan", "car-shadow")  # seg targets: the DAVIS masks; the other train clips: saliency maps
 VAL_CLIPS = {
-    "DAVIS": {"blackswan": ("blackswan", False), "car-shadow": ("car-shadow", False)},
-    "videvo": {"dog": ("dog", False), "WaterDrop": ("car-shadow", True)},
+    "DAVIS": {"car-shadow": ("car-shadow", False)},
+    "videvo": {"WaterDrop": ("car-shadow", True)},
 }
 TRAIN_FRAMES = 8
 VAL_FRAMES = 8

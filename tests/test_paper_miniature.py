@@ -148,7 +148,9 @@ def test_davis_original_has_images_and_palette_annotations(installed):
     davis = root / "resources/svcnet/davis_original/DAVIS"
     images = relative_files(davis / "JPEGImages/480p")
     annotations = relative_files(davis / "Annotations/480p")
-    assert [n[:-4] for n in images] == [n[:-4] for n in annotations] and len(images) == 2 * mini.VAL_FRAMES
+    assert [n[:-4] for n in images] == [n[:-4] for n in annotations] and len(images) == len(
+        mini.VAL_CLIPS["DAVIS"]
+    ) * mini.VAL_FRAMES
     ann = Image.open(davis / "Annotations/480p" / annotations[0])
     assert ann.mode == "P" and set(np.unique(np.asarray(ann))) == {0, 1}
 
