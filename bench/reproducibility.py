@@ -8,9 +8,9 @@ environment). Printed side by side from one run: whether the trained weights are
 their largest difference, the last training loss, the clip's PSNR, and the training speed relative to the first
 variant (median it/s of the timed iterations).
 
-Usage: ``python bench/reproducibility.py --data data/dagtest/train.lmdb --eval data/dagtest/eval/blackswan
---scribbles results/dagtest/scribbles/gt/blackswan [--iterations 12] [--size 64 112] [--batch 2] [--threads 2]``
-(paths of a finished ``dagtest`` or ``demo`` run).
+Usage: ``python bench/reproducibility.py --data data/demo/train.lmdb --eval data/demo/eval --scribbles
+results/demo/scribbles/gt [--clip blackswan] [--iterations 12] [--size 64 112] [--batch 2] [--threads 2]`` (paths of a
+finished ``demo`` or ``dagtest`` run; ``--eval`` and ``--scribbles`` are the split's folders).
 """
 
 from __future__ import annotations
