@@ -23,6 +23,6 @@ echo "temporary disk: $(df -h "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4 " free on
 # Lint and format first (ruff, configured in pyproject.toml): a violation fails the run before any test.
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
-# Three pytest-xdist workers on two cores, each test file on one worker (its module fixtures stay together): the DAG
-# tests leave a core idle much of the time (one job at a time loading torch), so the other workers fill it.
-exec "$VENV/bin/python" -m pytest -n "${SVCNET_TEST_WORKERS:-3}" --dist loadfile "$@"
+# Two pytest-xdist workers, each test file on one worker (its module fixtures stay together): the DAG tests leave a
+# core idle much of the time (one job at a time loading torch), so the other worker fills it.
+exec "$VENV/bin/python" -m pytest -n "${SVCNET_TEST_WORKERS:-2}" --dist loadfile "$@"
