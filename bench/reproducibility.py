@@ -118,6 +118,9 @@ def run_variant(tmp: Path, args, name: str, threads: int, cpu_isa: str, extra: d
         env,
     )
     metrics = out / "metrics.json"
+    gt = out / "gt"  # the evaluated clip alone (evaluate scores every clip of its --gt folder)
+    gt.mkdir(exist_ok=True)
+    (gt / args.clip).symlink_to((args.eval / args.clip).resolve())
     _run(
         [
             *svcnet,
@@ -125,7 +128,7 @@ def run_variant(tmp: Path, args, name: str, threads: int, cpu_isa: str, extra: d
             "--pred",
             str(out / "pred"),
             "--gt",
-            str(args.eval),
+            str(gt),
             "--out",
             str(out / "eval"),
             "--metrics",

