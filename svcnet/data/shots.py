@@ -7,9 +7,8 @@ Detection (:func:`detect_shots`) compares the lightness histograms of consecutiv
 correlation with the previous frame's falls below ``1 - threshold`` starts a new shot, unless the current shot is
 shorter than ``min_shot_seconds``. Only the lightness is used, the one channel a colorizer reads, so a grayscale film
 and its colour original give the same cuts. The detector streams: it keeps one histogram, never a frame, so memory
-does not grow with the film. The defaults were chosen by precision/recall on real footage (docs/measurements.md,
-*Shot detection*); PySceneDetect is not a dependency because its releases either require a second OpenCV wheel, which
-breaks the project's contrib build, or pin an old click.
+does not grow with the film. The defaults were chosen by precision/recall on real footage (docs/measurements.md §11,
+which also says why PySceneDetect is not a dependency).
 
 A shot list is a text or CSV file of cut positions, the first frame of each new shot: frame numbers (``120``, counted
 from 0) or timecodes ``HH:MM:SS.mmm`` (a time, turned into the nearest frame at the film's rate) or ``HH:MM:SS:FF``
@@ -50,7 +49,7 @@ class Shot:
 
 @dataclasses.dataclass(frozen=True)
 class DetectorSettings:
-    """How cuts are found: lightness-histogram distance of consecutive frames (docs/measurements.md)."""
+    """How cuts are found: lightness-histogram distance of consecutive frames (docs/measurements.md §11)."""
 
     threshold: float = 0.16  # 1 - correlation of the two histograms at or above which a frame starts a new shot
     bins: int = 64  # histogram bins over 0..255
