@@ -44,6 +44,7 @@ def test_film_knows_its_cuts(film):
 
 def test_detects_exactly_the_cuts_of_the_video(film):
     assert detect_shots(iter_video_frames(film.video), NTSC_FILM) == film.shots
+    assert detect_shots(iter_video_frames(film.video), FPS) == film.shots
 
 
 def test_detects_exactly_the_cuts_of_the_frame_folder_and_the_colour_frames(film):
@@ -125,6 +126,7 @@ def test_shot_list_timecodes_at_ntsc_film_rate():
     text = "00:00:01.001\n00:00:02\n00:00:03:05\n00:01:00.000\n"
     shots = parse_shot_list(text, NTSC_FILM, 2000)
     assert [s.start for s in shots] == [0, 24, round(2 * NTSC_FILM), 3 * 24 + 5, round(60 * NTSC_FILM)]
+    assert [s.start for s in parse_shot_list(text, FPS, 2000)] == [s.start for s in shots]  # an exact Fraction rate
     assert [s.start for s in parse_shot_list("00:00:00.5\n01:00:00:00", 25.0, None)] == [0, 12, 90000]
     assert parse_shot_list("", 25.0, 10) == [Shot(0, 10)]
 
