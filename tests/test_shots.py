@@ -106,6 +106,8 @@ def test_shots_from_cuts_and_json():
     assert shots_from_cuts([], 0) == []
     with pytest.raises(ValueError, match="increasing"):
         shots_from_cuts([3, 3], 5)
+    with pytest.raises(ValueError, match="increasing: 0 after 3"):
+        shots_from_cuts([3, 0], 5)
     with pytest.raises(ValueError, match="past the last frame"):
         shots_from_cuts([5], 5)
     assert shots_to_json([Shot(0, 2), Shot(2, 5)]) == [

@@ -128,14 +128,14 @@ def detect_shots(frames: Iterable[np.ndarray], fps: float, settings: DetectorSet
 
 
 def shots_from_cuts(cuts: Sequence[int], n_frames: int | None) -> list[Shot]:
-    """Shots between sorted cut positions; a cut at 0 is ignored. ``n_frames`` None leaves the last shot open
-    (``end == OPEN_END``). ValueError for unsorted or out-of-range cuts (files are checked by read_shot_list)."""
+    """Shots between increasing cut positions (a first cut at 0 changes nothing); ``n_frames`` None leaves the last
+    shot open (``end == OPEN_END``). ValueError for unsorted or out-of-range cuts (read_shot_list checks files)."""
     end = OPEN_END if n_frames is None else n_frames
     if n_frames is not None and n_frames == 0:
         if any(cuts):
             raise ValueError("cuts given for a film without frames")
         return []
-    starts = [0, *(c for c in cuts if c != 0)]
+    starts = [0, *(cuts[1:] if cuts and cuts[0] == 0 else cuts)]
     for a, b in itertools.pairwise(starts):
         if b <= a:
             raise ValueError(f"cuts must be increasing: {b} after {a}")
