@@ -10,7 +10,7 @@
   scribble; 40 ground-truth colour squares drawn by svcnet.scribbles.generate);
 * ``cuts.txt``: the shot list (one cut per line, frame numbers) and ``film.json``: fps, frame count, cuts, shots.
 
-Shots alternate between the three clips, and two clips come back later in the film, so a cut can return to a scene
+Shots alternate between the three clips and each clip comes back later in the film, so a cut can return to a scene
 that was already seen. Used by tests/test_shots.py and bench/film.py.
 """
 
