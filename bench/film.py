@@ -316,18 +316,21 @@ def inheritance_table(preds: dict[str, np.ndarray], alone: np.ndarray, film: Fil
 
     from svcnet.metrics import psnr
 
-    def db(a: np.ndarray, b: np.ndarray) -> float:
+    def db(a: np.ndarray, b: np.ndarray) -> str:
         ta, tb = (torch.from_numpy(x).permute(0, 3, 1, 2).double() for x in (a, b))
         values = psnr(ta, tb).numpy()
-        return float(np.mean(values)) if np.all(np.isfinite(values)) else float("inf")
+        mse = np.mean(255.0**2 / 10 ** (values / 10))  # the frames' mean squared error, pooled
+        same = int(np.sum(np.isinf(values)))
+        return ("inf" if mse == 0 else f"{10 * np.log10(255.0**2 / mse):.2f}") + f" ({same}/{len(values)} same)"
 
     labels = list(preds)
-    print(f"\nPSNR (dB) of each run against each shot colorized alone (inf = identical), all frames / first {after}")
+    print("\nPSNR (dB, pooled) of each run against each shot colorized alone, and how many frames are identical:")
+    print(f"all frames of the shot / its first {after}")
     print("| shot | " + " | ".join(labels) + " |")
     print("|---" * (1 + len(labels)) + "|")
     for k, shot in enumerate(film.shots):
         a, b = slice(shot.start, shot.end), slice(shot.start, min(shot.end, shot.start + after))
-        cells = [f"{db(preds[lb][a], alone[a]):.2f} / {db(preds[lb][b], alone[b]):.2f}" for lb in labels]
+        cells = [f"{db(preds[lb][a], alone[a])} / {db(preds[lb][b], alone[b])}" for lb in labels]
         print(f"| {k} | " + " | ".join(cells) + " |")
 
 
