@@ -12,7 +12,6 @@ from film import FPS, SHOTS, build_film, film_shots, gray
 
 from svcnet.data.frames import iter_video_frames, list_frames, read_rgb
 from svcnet.data.shots import (
-    OPEN_END,
     DetectorSettings,
     Shot,
     detect_shots,
@@ -59,16 +58,18 @@ def test_one_clip_is_one_shot():
     assert detect_shots([], 25.0) == []
 
 
+def test_short_shots_are_found():
+    frames, cuts = film_shots((("blackswan", 0, 3), ("dog", 0, 4), ("car-shadow", 0, 2)))
+    assert cuts == [3, 7]
+    assert detect_shots(iter(frames), 25.0) == [Shot(0, 3), Shot(3, 7), Shot(7, 9)]
+
+
 def test_min_shot_length_suppresses_a_second_cut():
     frames, cuts = film_shots(SHOTS[:3], frames_per_shot=8)
     assert cuts == [8, 16]
-    assert detect_shots(frames, 24.0, DetectorSettings(min_shot_seconds=0.25)) == [
-        Shot(0, 8),
-        Shot(8, 16),
-        Shot(16, 24),
-    ]
+    assert detect_shots(frames, 24.0) == [Shot(0, 8), Shot(8, 16), Shot(16, 24)]
     # at 0.5 s (12 frames) the cut at 8 comes too soon after the film's start; the one at 16 is then 16 frames in
-    assert detect_shots(frames, 24.0) == [Shot(0, 16), Shot(16, 24)]
+    assert detect_shots(frames, 24.0, DetectorSettings(min_shot_seconds=0.5)) == [Shot(0, 16), Shot(16, 24)]
 
 
 def test_detector_streams_without_keeping_frames():
@@ -102,7 +103,7 @@ def test_scores_depend_on_lightness_only():
 def test_shots_from_cuts_and_json():
     assert shots_from_cuts([], 5) == [Shot(0, 5)]
     assert shots_from_cuts([0, 2], 5) == [Shot(0, 2), Shot(2, 5)]
-    assert shots_from_cuts([3], None) == [Shot(0, 3), Shot(3, OPEN_END)]
+    assert shots_from_cuts([3], None) == [Shot(0, 3), Shot(3, None)]
     assert shots_from_cuts([], 0) == []
     with pytest.raises(ValueError, match="increasing"):
         shots_from_cuts([3, 3], 5)
@@ -110,10 +111,7 @@ def test_shots_from_cuts_and_json():
         shots_from_cuts([3, 0], 5)
     with pytest.raises(ValueError, match="past the last frame"):
         shots_from_cuts([5], 5)
-    assert shots_to_json([Shot(0, 2), Shot(2, 5)]) == [
-        {"shot": 0, "start": 0, "end": 2, "frames": 2},
-        {"shot": 1, "start": 2, "end": 5, "frames": 3},
-    ]
+    assert shots_to_json([Shot(0, 2), Shot(2, 5)]) == [{"start": 0, "end": 2}, {"start": 2, "end": 5}]
     assert len(Shot(2, 5)) == 3
 
 
@@ -136,10 +134,10 @@ def test_shot_list_timecodes_at_ntsc_film_rate():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("10\n2x\n", r"line 2: '2x' is not a frame number, HH:MM:SS.mmm or HH:MM:SS:FF"),
-        ("10\n-3\n", r"line 2: '-3' is not a frame number"),
-        ("00:00:01:30\n", r"line 1: '00:00:01:30' is frame field 30 of a timecode must be below the nominal rate 25"),
-        ("00:61:00.0\n", r"line 1: '00:61:00.0' is not"),
+        ("10\n2x\n", r"line 2: '2x' is neither a frame number nor a timecode \(HH:MM:SS.mmm or HH:MM:SS:FF\)"),
+        ("10\n-3\n", r"line 2: '-3' is neither a frame number"),
+        ("00:00:01:30\n", r"line 1: '00:00:01:30' has frame field 30; it must be below the nominal rate 25"),
+        ("00:61:00.0\n", r"line 1: '00:61:00.0' is neither"),
         ("10\n# later\n5\n", r"line 3: cut '5' = frame 5 does not come after the previous cut \(frame 10, line 1\)"),
         ("10, 10\n", r"line 1: cut '10' = frame 10 does not come after"),
         ("10\n150\n", r"line 2: cut '150' = frame 150 is past the last frame \(149\)"),

@@ -23,7 +23,6 @@ import itertools
 import math
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -33,15 +32,15 @@ import numpy as np
 from svcnet.errors import InputError
 
 SHOTS_MODES = ("auto", "none")  # or the path of a shot list file
-OPEN_END = sys.maxsize  # end of the last shot when the frame count is not known
 
 
 @dataclasses.dataclass(frozen=True)
 class Shot:
-    """Frames ``start`` .. ``end - 1`` of the film."""
+    """Frames ``start`` .. ``end - 1`` of the film; ``end`` None: the last shot of a film whose length is not known
+    yet."""
 
     start: int
-    end: int
+    end: int | None
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -53,7 +52,7 @@ class DetectorSettings:
 
     threshold: float = 0.16  # 1 - correlation of the two histograms at or above which a frame starts a new shot
     bins: int = 64  # histogram bins over 0..255
-    min_shot_seconds: float = 0.5  # no cut closer than this to the previous one
+    min_shot_seconds: float = 0.1  # no cut closer than this to the previous one (a one-frame flash cuts once)
     width: int = 256  # frames are scored at this width (INTER_AREA), which also evens out grain
 
     def check(self) -> None:
@@ -129,8 +128,7 @@ def detect_shots(frames: Iterable[np.ndarray], fps: float, settings: DetectorSet
 
 def shots_from_cuts(cuts: Sequence[int], n_frames: int | None) -> list[Shot]:
     """Shots between increasing cut positions (a first cut at 0 changes nothing); ``n_frames`` None leaves the last
-    shot open (``end == OPEN_END``). ValueError for unsorted or out-of-range cuts (read_shot_list checks files)."""
-    end = OPEN_END if n_frames is None else n_frames
+    shot open (``end`` None). ValueError for unsorted or out-of-range cuts (read_shot_list checks files)."""
     if n_frames is not None and n_frames == 0:
         if any(cuts):
             raise ValueError("cuts given for a film without frames")
@@ -139,21 +137,21 @@ def shots_from_cuts(cuts: Sequence[int], n_frames: int | None) -> list[Shot]:
     for a, b in itertools.pairwise(starts):
         if b <= a:
             raise ValueError(f"cuts must be increasing: {b} after {a}")
-    if starts[-1] >= end:
-        raise ValueError(f"cut at frame {starts[-1]} is past the last frame ({end - 1})")
-    return [Shot(a, b) for a, b in zip(starts, [*starts[1:], end])]
+    if n_frames is not None and starts[-1] >= n_frames:
+        raise ValueError(f"cut at frame {starts[-1]} is past the last frame ({n_frames - 1})")
+    return [Shot(a, b) for a, b in zip(starts, [*starts[1:], n_frames])]
 
 
 def shots_to_json(shots: Sequence[Shot]) -> list[dict]:
-    """The shots as JSON-ready records: ``{"shot": k, "start": s, "end": e, "frames": e - s}``."""
-    return [{"shot": k, "start": s.start, "end": s.end, "frames": s.end - s.start} for k, s in enumerate(shots)]
+    """The shots as JSON-ready records ``{"start": s, "end": e}``, in film order."""
+    return [{"start": s.start, "end": s.end} for s in shots]
 
 
 _FRAME = re.compile(r"^\d+$")
 _TIME = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)(?:\.(\d{1,3}))?$")  # HH:MM:SS.mmm (or no fraction)
 _SMPTE = re.compile(r"^(\d+):([0-5]\d):([0-5]\d):(\d{2})$")  # HH:MM:SS:FF
 _SEP = re.compile(r"[,;\s]+")
-POSITION_FORMS = "a frame number, HH:MM:SS.mmm or HH:MM:SS:FF"
+POSITION_FORMS = "a frame number nor a timecode (HH:MM:SS.mmm or HH:MM:SS:FF)"
 
 
 def parse_position(token: str, fps: float) -> int:
@@ -166,9 +164,9 @@ def parse_position(token: str, fps: float) -> int:
     if m := _SMPTE.match(token):
         nominal = round(fps)
         if int(m[4]) >= nominal:
-            raise ValueError(f"frame field {m[4]} of a timecode must be below the nominal rate {nominal}")
+            raise ValueError(f"has frame field {m[4]}; it must be below the nominal rate {nominal}")
         return ((int(m[1]) * 60 + int(m[2])) * 60 + int(m[3])) * nominal + int(m[4])
-    raise ValueError(f"not {POSITION_FORMS}")
+    raise ValueError(f"is neither {POSITION_FORMS}")
 
 
 def parse_shot_list(text: str, fps: float, n_frames: int | None, source: str = "shot list") -> list[Shot]:
@@ -183,7 +181,7 @@ def parse_shot_list(text: str, fps: float, n_frames: int | None, source: str = "
             try:
                 frame = parse_position(token, fps)
             except ValueError as exc:
-                raise InputError(f"{source}, line {number}: {token!r} is {exc}") from None
+                raise InputError(f"{source}, line {number}: {token!r} {exc}") from None
             if n_frames is not None and frame >= n_frames:
                 raise InputError(
                     f"{source}, line {number}: cut {token!r} = frame {frame} is past the last frame ({n_frames - 1})"
