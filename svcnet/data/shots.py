@@ -151,11 +151,11 @@ _FRAME = re.compile(r"^\d+$")
 _TIME = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)(?:\.(\d{1,3}))?$")  # HH:MM:SS.mmm (or no fraction)
 _SMPTE = re.compile(r"^(\d+):([0-5]\d):([0-5]\d):(\d{2})$")  # HH:MM:SS:FF
 _SEP = re.compile(r"[,;\s]+")
-POSITION_FORMS = "a frame number nor a timecode (HH:MM:SS.mmm or HH:MM:SS:FF)"
+POSITION_FORMS = "a frame number or a timecode (HH:MM:SS.mmm or HH:MM:SS:FF)"
 
 
 def parse_position(token: str, fps: float) -> int:
-    """A cut position as a frame index; ValueError with the reason when ``token`` is none of POSITION_FORMS."""
+    """A cut position (POSITION_FORMS) as a frame index; ValueError saying what is wrong with ``token``."""
     if _FRAME.match(token):
         return int(token)
     if m := _TIME.match(token):
@@ -166,7 +166,7 @@ def parse_position(token: str, fps: float) -> int:
         if int(m[4]) >= nominal:
             raise ValueError(f"has frame field {m[4]}; it must be below the nominal rate {nominal}")
         return ((int(m[1]) * 60 + int(m[2])) * 60 + int(m[3])) * nominal + int(m[4])
-    raise ValueError(f"is neither {POSITION_FORMS}")
+    raise ValueError("is neither a frame number nor a timecode (HH:MM:SS.mmm or HH:MM:SS:FF)")
 
 
 def parse_shot_list(text: str, fps: float, n_frames: int | None, source: str = "shot list") -> list[Shot]:
