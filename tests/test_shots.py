@@ -41,6 +41,17 @@ def test_film_knows_its_cuts(film):
     assert record["cuts"] == film.cuts and record["fps"] == "24000/1001"
 
 
+def test_film_video_has_its_rate_frames_and_sound(film):
+    import av
+
+    with av.open(str(film.video)) as container:
+        video, sound = container.streams.video[0], container.streams.audio[0]
+        assert (video.codec_context.name, video.average_rate, video.frames) == ("h264", FPS, film.n_frames)
+        assert (sound.codec_context.name, sound.rate) == ("aac", 48000)
+        duration = float(film.n_frames / FPS)
+        assert abs(float(sound.duration * sound.time_base) - duration) <= 1024 / 48000  # one AAC frame
+
+
 def test_detects_exactly_the_cuts_of_the_video(film):
     assert detect_shots(iter_video_frames(film.video), NTSC_FILM) == film.shots
     assert detect_shots(iter_video_frames(film.video), FPS) == film.shots
