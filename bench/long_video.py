@@ -47,12 +47,14 @@ def build_input(work: Path, seconds: float, fps: Fraction) -> tuple[Path, Path, 
     from media import write_test_video
 
     from svcnet.data.frames import list_frames, read_rgb, write_png
+    from svcnet.data.video import probe_video
 
     files = list_frames(CLIP)
     frames = [read_rgb(p) for p in files]
     n = round(Fraction(seconds) * fps)
     video = work / "input.mp4"
-    write_test_video(video, (frames[i] for i in ping_pong(n)), fps, n)
+    if not (video.is_file() and probe_video(video).frames == n and probe_video(video).fps == fps):
+        write_test_video(video, (frames[i] for i in ping_pong(n)), fps, n)
     scribble = np.zeros_like(frames[0])
     h, w = scribble.shape[:2]
     scribble[h // 4 : h // 4 + 8, w // 3 : w // 3 + 8] = (230, 40, 30)
@@ -103,19 +105,21 @@ def run_colorize(video: Path, scribble: Path, weights: Path, out: Path, size: st
     cmd += ["-w", str(weights), "--size", size, "--device", "cpu", "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    samples = []
-    while proc.poll() is None:
-        rss = rss_mib(proc.pid)
-        if rss is not None:
-            samples.append(
-                {"t": round(time.perf_counter() - start, 1), "rss_mib": round(rss, 1), "frames": frames_written(out)}
-            )
-        time.sleep(interval)
-    text = proc.stdout.read()
+    output = log.with_suffix(".log")
+    with output.open("w") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        samples = []
+        while proc.poll() is None:
+            rss = rss_mib(proc.pid)
+            if rss is not None:
+                t = round(time.perf_counter() - start, 1)
+                samples.append({"t": t, "rss_mib": round(rss, 1), "frames": frames_written(out)})
+                with log.open("a") as f:
+                    f.write(json.dumps(samples[-1]) + "\n")
+            time.sleep(interval)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"svcnet colorize failed ({proc.returncode}):\n{text[-3000:]}")
+        raise SystemExit(f"svcnet colorize failed ({proc.returncode}):\n{output.read_text()[-3000:]}")
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
