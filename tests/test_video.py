@@ -199,3 +199,14 @@ def test_colorize_video_keeps_timing_and_sound(film, fake_ckpt_dir, tmp_path, ca
     assert dst.audio == src.audio and abs(dst.duration - src.duration) < 1 / float(src.fps)
     assert frame_times(out / "colorized.mp4") == frame_times(film)
     assert audio_packets(out / "colorized.mp4") == audio_packets(film)
+
+
+def test_colorize_copies_audio_only_at_the_input_rate(film, tmp_path):
+    from svcnet.infer.inputs import open_clip
+    from svcnet.infer.run import _audio_source
+
+    assert _audio_source(open_clip(film), None) == film
+    assert _audio_source(open_clip(film, fps=NTSC_FILM), NTSC_FILM) == film
+    assert _audio_source(open_clip(film, fps=Fraction(25)), Fraction(25)) is None  # would drift out of sync
+    png_frames(tmp_path, demo_frames(2))
+    assert _audio_source(open_clip(tmp_path, fps=NTSC_FILM), NTSC_FILM) is None
