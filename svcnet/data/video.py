@@ -4,7 +4,8 @@
   per-frame timestamps are the input's exactly. Frames are written at a constant rate: frame ``i`` at ``i / fps``.
 * The first audio stream of the input is copied packet by packet (remuxed, not re-encoded). The container is mp4 when
   it takes the video codec and the audio codec (AAC, MP3, Opus, FLAC, AC-3, ALAC, PCM, ...), otherwise Matroska
-  (``.mkv``); an audio codec neither takes is left out, which the returned description says.
+  (``.mkv``, which stores times in milliseconds: frame times there are rounded to the millisecond); an audio codec
+  neither takes is left out, which the returned description says.
 * Encoding is deterministic: the encoder and the pixel-format conversion run on one thread (x264's choices depend on
   its thread count) and the muxer writes no random or version-dependent fields (``fflags +bitexact``).
 """
@@ -39,7 +40,6 @@ VIDEO_CODEC_HELP = (
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18
 CONTAINERS = {".mp4": "mp4", ".mkv": "matroska"}
-DEFAULT_FPS = Fraction(25)
 
 
 @dataclass(frozen=True)
