@@ -9,7 +9,8 @@ first-frame scribble (carried along the flow) and random weights in the official
 codec, duration and packets).
 
 Usage: ``OMP_NUM_THREADS=1 python bench/long_video.py [--seconds 60] [--fps 24000/1001] [--size 64x112]
-[--work DIR] [--interval 2]``.
+[--work DIR] [--interval 2] [--io-only]``; ``--io-only`` measures the video path alone (decode to PNG, encode with
+the input's audio, compare).
 """
 
 from __future__ import annotations
@@ -141,6 +142,43 @@ def audio_packets(path: Path) -> list[bytes]:
         return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
 
 
+def compare(video: Path, result: Path) -> dict:
+    """Frame count, exact rate, duration and audio of the output against the input."""
+    from svcnet.data.video import probe_video
+
+    src, dst = probe_video(video), probe_video(result)
+    return {
+        "input": {"frames": src.frames, "fps": str(src.fps), "duration_s": src.duration, "audio": vars(src.audio)},
+        "output": {"frames": dst.frames, "fps": str(dst.fps), "duration_s": dst.duration, "audio": vars(dst.audio)},
+        "audio_packets_equal": audio_packets(video) == audio_packets(result),
+    }
+
+
+def io_only(video: Path, work: Path) -> dict:
+    """The video path alone: decode the input to PNG frames, encode them with the input's audio, compare."""
+    import resource
+
+    from svcnet.data.frames import write_png
+    from svcnet.data.video import VideoSettings, encode_video, iter_frames, probe_video
+
+    folder = work / "io" / "frames"
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    paths = []
+    for i, img in enumerate(iter_frames(video)):
+        paths.append(folder / f"{i:05d}.png")
+        write_png(paths[-1], img)
+    decoded = time.perf_counter() - start
+    result = work / "io" / "colorized.mp4"
+    encode_video(paths, result, probe_video(video).fps, VideoSettings(), audio_from=video)
+    return {
+        **compare(video, result),
+        "decode_to_png_s": round(decoded, 1),
+        "encode_s": round(time.perf_counter() - start - decoded, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -148,26 +186,26 @@ def main() -> None:
     parser.add_argument("--size", default="64x112", help="working size H x W")
     parser.add_argument("--work", type=Path, default=None, help="folder for the input and output (default: a temp)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between two RSS samples")
+    parser.add_argument("--io-only", action="store_true", help="only decode to PNG and encode (no colorize)")
     args = parser.parse_args()
-    from svcnet.data.video import parse_fps, probe_video
+    from svcnet.data.video import parse_fps
 
     fps = parse_fps(args.fps)
     work = args.work or Path(tempfile.mkdtemp(prefix="svcnet_long_video_"))
     work.mkdir(parents=True, exist_ok=True)
     video, scribble, n = build_input(work, args.seconds, fps)
+    if args.io_only:
+        print(json.dumps(io_only(video, work), indent=2))
+        return
     weights = random_weights(work / "weights")
     out = work / "out"
     samples = work / "samples.jsonl"
     samples.unlink(missing_ok=True)
     run = run_colorize(video, scribble, weights, out, args.size, args.interval, samples)
     meta = json.loads((out / "metadata.json").read_text())
-    result = out / meta["video"]
-    src, dst = probe_video(video), probe_video(result)
     figures = {
-        "input": {"frames": src.frames, "fps": str(src.fps), "duration_s": src.duration, "audio": vars(src.audio)},
-        "output": {"frames": dst.frames, "fps": str(dst.fps), "duration_s": dst.duration, "audio": vars(dst.audio)},
+        **compare(video, out / meta["video"]),
         "png_frames": len(meta["frames"]),
-        "audio_packets_equal": audio_packets(video) == audio_packets(result),
         "working_size": args.size,
         "threads": os.environ.get("OMP_NUM_THREADS", "1"),
         "wall_s": run["wall_s"],
