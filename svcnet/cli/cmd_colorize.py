@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from svcnet.data.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_CODEC_HELP
 from svcnet.errors import InputError
 from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_HELP
 
@@ -64,13 +65,27 @@ def register(app: typer.Typer) -> None:
             "--lightness",
             help=f"Output L channel: {LIGHTNESS_HELP} (official is the official code's).",
         ),
-        fps: float = typer.Option(None, "--fps", help="mp4 frame rate (default: the input video's, or 25)."),
+        fps: str = typer.Option(
+            None,
+            "--fps",
+            help=(
+                "Output frame rate, exact: 25, 24000/1001 (default: the input video's, or 25 for a folder). Another "
+                "rate than a video input's leaves its audio out."
+            ),
+        ),
+        video_codec: str = typer.Option(
+            DEFAULT_CODEC, "--video-codec", help=f"Output video codec: {VIDEO_CODEC_HELP}."
+        ),
+        video_quality: int = typer.Option(
+            DEFAULT_CRF, "--video-quality", help="x264 crf 0-51, lower is better (ignored by ffv1)."
+        ),
         max_frames: int = typer.Option(None, "--max-frames", help="Only the first N frames."),
         no_video: bool = typer.Option(False, "--no-video", help="Write PNG frames and metadata only."),
         force: bool = typer.Option(False, "--force", help="Redo a run whose finished output is already in OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
-        """Colourise INPUT from colour scribbles; writes lossless PNG frames, an mp4 and metadata.json to OUT."""
+        """Colourise INPUT from colour scribbles; writes lossless PNG frames, a video (the input's exact frame rate and
+        audio stream) and metadata.json to OUT."""
         import torch
 
         from svcnet.infer.models import WeightOptions
@@ -88,6 +103,8 @@ def register(app: typer.Typer) -> None:
             max_frames=max_frames,
             fps=fps,
             video=not no_video,
+            video_codec=video_codec,
+            video_quality=video_quality,
         )
         opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet, pwcnet=pwcnet)
         meta = colorize_files(request, out, opts, device=device, force=force, progress=not quiet)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -125,53 +126,25 @@ def is_video_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
-    """Decode a video file frame by frame as uint8 RGB (PyAV through imageio)."""
-    import imageio.v3 as iio
+def iter_video_frames(path: str | os.PathLike, start: int = 0) -> Iterator[np.ndarray]:
+    """Decode a video file frame by frame as uint8 RGB (:func:`svcnet.data.video.iter_frames`)."""
+    from svcnet.data.video import iter_frames
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"video not found: {path}")
-    try:
-        for frame in iio.imiter(path, plugin="pyav"):
-            yield to_uint8_rgb(cv2.cvtColor(np.asarray(frame), cv2.COLOR_RGB2BGR), str(path))
-    except InputError:
-        raise
-    except Exception as exc:  # PyAV raises many error types for broken streams
-        raise InputError(f"cannot decode video {path}: {exc}") from exc
+    return iter_frames(path, start)
 
 
-def video_fps(path: str | os.PathLike, default: float = 25.0) -> float:
-    """Frames per second stored in a video file (``default`` when unknown)."""
-    import imageio.v3 as iio
+def video_fps(path: str | os.PathLike) -> Fraction:
+    """The exact frame rate of a video file, e.g. 24000/1001 (:func:`svcnet.data.video.probe_video`)."""
+    from svcnet.data.video import probe_video
 
-    try:
-        fps = iio.immeta(path, plugin="pyav").get("fps")
-    except Exception:
-        return default
-    return float(fps) if fps else default
+    return probe_video(path).fps
 
 
-def write_mp4(path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float = 25.0) -> None:
-    """Encode uint8 RGB frames as an H.264 mp4 (even dimensions are padded), atomically. The encoder runs on one
-    thread: x264's output depends on its thread count, which would otherwise follow the machine's cores."""
-    from fractions import Fraction
+def write_mp4(
+    path: str | os.PathLike, frames: Sequence[np.ndarray] | Iterator[np.ndarray], fps: float | Fraction = 25
+) -> None:
+    """Encode uint8 RGB frames as an H.264 mp4 with the default settings of :func:`svcnet.data.video.encode_frames`
+    (deterministic; odd sizes padded by one edge pixel), atomically."""
+    from svcnet.data.video import encode_frames
 
-    import av
-
-    def even(img: np.ndarray) -> np.ndarray:
-        h, w = img.shape[:2]
-        return np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") if (h % 2 or w % 2) else img
-
-    with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), "w", format="mp4") as container:
-        stream = None
-        for img in frames:
-            img = even(img)
-            if stream is None:
-                stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-                stream.height, stream.width = img.shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.thread_count = 1
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        if stream is not None:
-            container.mux(stream.encode(None))
+    encode_frames(frames, path, fps)

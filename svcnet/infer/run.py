@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from svcnet.data.video import DEFAULT_CODEC, DEFAULT_CRF, VideoSettings, fps_text, parse_fps
 from svcnet.errors import InputError
 from svcnet.infer.carry import ScribbleCarrier
 from svcnet.infer.inputs import Clip, Scribbles, _check_scribble_size, open_clip, open_scribbles
@@ -36,8 +37,10 @@ class ColorizeRequest:
     work_size: tuple[int, int] = (256, 448)
     lightness: str = DEFAULT_LIGHTNESS
     max_frames: int | None = None
-    fps: float | None = None
+    fps: str | None = None  # exact output rate (25, 24000/1001); None: the input video's, or 25
     video: bool = True
+    video_codec: str = DEFAULT_CODEC
+    video_quality: int = DEFAULT_CRF
 
 
 def _frame_inputs(clip: Clip, scribbles: Scribbles, config: InferenceConfig) -> Iterator[FrameInput]:
@@ -81,7 +84,9 @@ def colorize_files(
         work_size=tuple(request.work_size), method=request.method, edge=request.edge, lightness=request.lightness
     )
     previous = previous_metadata(out)
-    clip = open_clip(request.input, limit=request.max_frames, fps=request.fps)
+    video_settings = VideoSettings(request.video_codec, request.video_quality)
+    fps = parse_fps(request.fps) if request.fps is not None else None
+    clip = open_clip(request.input, limit=request.max_frames, fps=fps)
     scribbles = open_scribbles(request.scribbles, clip, config.work_size)
     if clip.count is not None and config.method == "svcnet":
         if clip.count < 2:
@@ -135,7 +140,8 @@ def colorize_files(
     colorizer = StreamingColorizer(models, config, carrier)
     start = time.perf_counter()
     sources: dict[str, int] = {}
-    with clip_output(out, fps=clip.fps, video=request.video) as writer:
+    audio_from = _audio_source(clip, fps)
+    with clip_output(out, clip.fps, request.video, video_settings, audio_from) as writer:
         bar = tqdm(total=clip.count, unit="frame", desc="colorize", disable=not progress)
         try:
             for res in colorizer.run(_frame_inputs(clip, scribbles, config)):
@@ -174,7 +180,8 @@ def colorize_files(
                 "lightness": config.lightness,
                 "frame_sources": sources,
                 "input_size": list(clip.size) if clip.size else None,
-                "fps": clip.fps,
+                "fps": float(clip.fps),
+                "fps_exact": fps_text(clip.fps),
             }
         )
     # timings go to the log only: metadata.json is part of a declared output and must not change between runs
@@ -187,6 +194,20 @@ def colorize_files(
         ", ".join(f"{k} {v:.3f}" for k, v in colorizer.timings.items()),
     )
     return out / "metadata.json"
+
+
+def _audio_source(clip: Clip, fps) -> Path | None:
+    """The video whose audio the output copies: the input video, unless ``--fps`` gives it another rate."""
+    if not clip.is_video:
+        return None
+    from svcnet.data.frames import video_fps
+
+    if fps is not None and fps != video_fps(clip.source):
+        log.warning(
+            "--fps %s is not the rate of %s: its audio is left out (it would not stay in sync)", fps, clip.source
+        )
+        return None
+    return clip.source
 
 
 def _edge_text(config: InferenceConfig) -> str:

@@ -1,8 +1,10 @@
-"""Output of ``svcnet colorize``: lossless PNG frames, an mp4 and ``metadata.json``, written as one atomic folder.
+"""Output of ``svcnet colorize``: lossless PNG frames, a video and ``metadata.json``, written as one atomic folder.
 
-Layout of OUT: ``frames/<input frame name>.png`` (one per input frame, same name stem), ``colorized.mp4`` (H.264,
-odd sizes padded by one edge pixel), ``metadata.json``. Everything is written into a temporary sibling folder that is
-renamed onto OUT only when the whole clip is done, so an error or interruption leaves OUT as it was.
+Layout of OUT: ``frames/<input frame name>.png`` (one per input frame, same name stem), ``colorized.mp4`` (encoded
+once from the PNG frames when the clip is done, by :func:`svcnet.data.video.encode_video`: the exact frame rate, the
+input video's audio stream copied; ``colorized.mkv`` when mp4 cannot hold that audio), ``metadata.json``. Everything
+is written into a temporary sibling folder that is renamed onto OUT only when the whole clip is done, so an error or
+interruption leaves OUT as it was.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import numpy as np
 
 from svcnet.data.atomic import atomic_path, remove_stale_temps
 from svcnet.data.frames import encode_png
+from svcnet.data.video import VideoSettings, encode_video, output_suffix, parse_fps, probe_video
 from svcnet.errors import InputError
 
 METADATA = "metadata.json"
@@ -51,66 +55,62 @@ def previous_metadata(out: Path) -> dict | None:
     return None
 
 
-class _Mp4:
-    """Incremental H.264 writer (PyAV through imageio)."""
-
-    def __init__(self, path: Path, fps: float) -> None:
-        import imageio.v3 as iio
-
-        self._file = iio.imopen(path, "w", plugin="pyav", extension=".mp4")
-        self._file.init_video_stream("libx264", fps=fps)
-
-    def write(self, img: np.ndarray) -> None:
-        h, w = img.shape[:2]
-        if h % 2 or w % 2:
-            img = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        self._file.write_frame(np.ascontiguousarray(img))
-
-    def close(self) -> None:
-        self._file.close()
-
-
 class ClipWriter:
-    """Collects frames into the temporary output folder; :meth:`finish` adds the metadata."""
+    """Collects frames into the temporary output folder; :meth:`finish` encodes the video and adds the metadata."""
 
-    def __init__(self, root: Path, fps: float, video: bool) -> None:
+    def __init__(
+        self,
+        root: Path,
+        fps: float | Fraction,
+        video: bool,
+        settings: VideoSettings = VideoSettings(),
+        audio_from: Path | None = None,
+    ) -> None:
         self.root = root
         self.frames_dir = root / FRAMES
         self.frames_dir.mkdir(parents=True)
-        self._fps = fps
+        self._fps = parse_fps(fps)
         self._video = video
-        self._mp4: _Mp4 | None = None
+        self._settings = settings
+        self._audio_from = audio_from
         self.names: list[str] = []
 
     def add(self, name: str, rgb: np.ndarray) -> None:
-        """Write one uint8 RGB frame as ``frames/<name>.png`` and append it to the mp4."""
+        """Write one uint8 RGB frame as ``frames/<name>.png``."""
         if name in self.names:
             raise InputError(f"two frames are named {name}")
         (self.frames_dir / f"{name}.png").write_bytes(encode_png(rgb))
-        if self._video:
-            if self._mp4 is None:
-                self._mp4 = _Mp4(self.root / VIDEO, self._fps)
-            self._mp4.write(rgb)
         self.names.append(name)
 
     def close(self) -> None:
-        if self._mp4 is not None:
-            self._mp4.close()
-            self._mp4 = None
+        """Nothing is held open: the video is encoded by :meth:`finish` from the PNG frames."""
 
     def finish(self, metadata: dict[str, Any]) -> None:
-        self.close()
-        meta = {"tool": TOOL, **metadata, "frames": self.names, "video": VIDEO if self._video else None}
+        """Encode the video once from the finished PNG frames (exact rate, the input's audio) and write the metadata."""
+        encoding = None
+        if self._video:
+            audio = probe_video(self._audio_from).audio if self._audio_from is not None else None
+            name = f"{Path(VIDEO).stem}{output_suffix(self._settings, audio.codec if audio else None)}"
+            paths = [self.frames_dir / f"{n}.png" for n in self.names]
+            encoding = encode_video(paths, self.root / name, self._fps, self._settings, self._audio_from)
+        video = encoding["file"] if encoding else None
+        meta = {"tool": TOOL, **metadata, "frames": self.names, "video": video, "video_encoding": encoding}
         (self.root / METADATA).write_text(json.dumps(meta, indent=2) + "\n")
 
 
 @contextlib.contextmanager
-def clip_output(out: str | os.PathLike, fps: float, video: bool = True) -> Iterator[ClipWriter]:
+def clip_output(
+    out: str | os.PathLike,
+    fps: float | Fraction,
+    video: bool = True,
+    settings: VideoSettings = VideoSettings(),
+    audio_from: Path | None = None,
+) -> Iterator[ClipWriter]:
     """A :class:`ClipWriter` on a temporary folder renamed onto ``out`` when the block succeeds."""
     out = Path(out)
     remove_stale_temps(out)
     with atomic_path(out) as tmp:
-        writer = ClipWriter(tmp, fps, video)
+        writer = ClipWriter(tmp, fps, video, settings, audio_from)
         try:
             yield writer
         finally:
