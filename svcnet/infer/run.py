@@ -136,6 +136,8 @@ def colorize_files(
             raise InputError(
                 f"{clip.source} has {clip.count} frames; --edge official needs at least 7 (use --edge mirror)"
             )
+    if request.shots not in SHOTS_MODES and clip.count is not None:
+        read_shot_list(request.shots, clip.fps, clip.count)  # a bad shot list fails before any weights are read
     keyframes = scribbles.keyframes(clip)
     carry = clip.count is None or len(keyframes) < clip.count
     dev = resolve_device(device)
