@@ -176,8 +176,9 @@ class StreamingColorizer:
 
     # ------------------------------------------------------------------------------------------------- resuming
     def first_input(self, start: int) -> int:
-        """The index of the first frame :meth:`run` must be given to continue at frame ``start`` (its window)."""
-        return max(0, start - HALF) if self.config.method == "svcnet" else start
+        """The index of the first frame :meth:`run` must be given to continue at frame ``start``: its window, and for
+        either method the frames a carried scribble may be picked up from."""
+        return max(0, start - HALF)
 
     def restore(self, reference_seed: tuple[torch.Tensor, torch.Tensor] | None, prev_out: torch.Tensor | None) -> None:
         """Continue a clip interrupted after frame ``start - 1``: frame 0's (L8, CPNet ab), from which the
