@@ -28,7 +28,7 @@ from svcnet.infer.carry import to_work_size
 from svcnet.infer.flow import FlowBackend
 from svcnet.ops.warp import warp_by_flow
 
-TIE_RULE = "a frame half-way between two keyframes takes the earlier one (carried forward)"
+TIE_RULE = "nearest keyframe; half-way between two, the earlier one"
 
 
 def nearest_keyframe(index: int, keys: Sequence[int]) -> int | None:
