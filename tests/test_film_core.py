@@ -172,7 +172,8 @@ def _frames_written(work: Path) -> int:
 
 
 def _run_and_kill(cmd: list[str], work: Path, after: int) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    # the same torch thread count as this process: it is part of the device the work folder was started on
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(torch.get_num_threads())}
     code = "import sys; from svcnet.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, *cmd], env=env, stderr=subprocess.DEVNULL)
     try:
