@@ -221,8 +221,20 @@ def test_bad_inputs(clip, tmp_path, capsys):
         "needs at least 7",
     )
     _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--size", "60x128"], capsys, out, "multiples of 16")
-    (scr / "14.png").unlink()
-    _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, "no scribble for frame 14")
+    _assert_error(
+        ["colorize", str(frames), "-s", str(scr), *base, "--shots", "nope"], capsys, out, "--shots 'nope': expected"
+    )
+    (tmp_path / "cuts.txt").write_text("3\n99\n")
+    _assert_error(
+        ["colorize", str(frames), "-s", str(scr), *base, "--shots", str(tmp_path / "cuts.txt")],
+        capsys,
+        out,
+        "line 2: cut .99. = frame 99 is past the last frame",
+    )
+    (tmp_path / "empty_scr").mkdir()
+    _assert_error(
+        ["colorize", str(frames), "-s", str(tmp_path / "empty_scr"), *base], capsys, out, "no scribble images"
+    )
     write_png(scr / "14.png", scribble(40, 90))
     _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, r"14.png is 90x40; scribbles must be")
     write_png(scr / "14.png", scribble())

@@ -178,3 +178,28 @@ def test_api_carried_scribble_bounded_lookahead(nets):
         assert res.payload.shape == (*WORK, 3)
     assert counts == {"ssnet": 4, "cpnet": 6}
     assert peak_pairs <= 42
+
+
+@pytest.mark.parametrize("start", [2, 5])
+def test_continue_after_interruption_equals_uninterrupted(clip_dir, nets, start):
+    """What a run killed after frame ``start - 1`` keeps (frame 0's L8 and CPNet output, SSNet's last output) is
+    enough to continue: the frames from ``start`` on are exactly the uninterrupted run's, the buffer still bounded."""
+    from itertools import islice
+
+    cp, _, ss = nets
+    config = InferenceConfig(work_size=WORK)
+    full, _ = streaming(clip_dir, nets, dis_backend(), "mirror")
+    clip = open_clip(clip_dir / "frames")
+    sc = open_scribbles(clip_dir / "scribbles", clip, WORK)
+    killed = StreamingColorizer(Models(cp, ss, dis_backend(), torch.device("cpu")), config)
+    for res in killed.run(_frame_inputs(clip, sc, config)):
+        if res.index == start - 1:
+            break
+    seed, prev = killed.reference_seed, killed.recurrent_state
+    again = StreamingColorizer(Models(cp, ss, dis_backend(), torch.device("cpu")), config)
+    again.restore(seed, prev)
+    rest = list(again.run(islice(_frame_inputs(clip, sc, config), again.first_input(start), None), start=start))
+    assert [r.index for r in rest] == list(range(start, N))
+    for a, b in zip(rest, full[start:]):
+        assert torch.equal(a.ab, b.ab) and torch.equal(a.out, b.out), a.index
+    assert again.peak_buffer <= 8

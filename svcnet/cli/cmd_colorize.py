@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from svcnet.data.shots import SHOTS_MODES
 from svcnet.data.video import DEFAULT_CODEC, DEFAULT_CRF, VIDEO_CODEC_HELP
 from svcnet.errors import InputError
 from svcnet.ops.lightness import DEFAULT_LIGHTNESS, LIGHTNESS_HELP
@@ -29,11 +30,28 @@ def register(app: typer.Typer) -> None:
             "--scribbles",
             "-s",
             help=(
-                "Folder of per-frame scribble images (<frame>_256p.png or <frame>.png; black = no scribble), or one "
-                "image for the first frame that is carried to later frames along the flow."
+                "Folder of scribble images (<frame>_256p.png or <frame>.png; black = no scribble) for every frame or "
+                "for a few keyframes, or one image for the first frame. Frames without their own scribble take the "
+                "nearest keyframe's (within the shot), carried along the flow; a tie goes to the earlier keyframe."
             ),
         ),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder: frames/*.png, colorized.mp4, metadata.json."),
+        out: Path = typer.Option(
+            ...,
+            "--out",
+            "-o",
+            help=(
+                "Output folder: frames/*.png, colorized.mp4, metadata.json; it appears when complete. An interrupted "
+                "run continues from its last finished frame when rerun with the same arguments (work folder .OUT.work)."
+            ),
+        ),
+        shots: str = typer.Option(
+            SHOTS_MODES[0],
+            "--shots",
+            help=(
+                "auto: find shot cuts | none: the clip is one shot | FILE: a shot list (cut frame numbers or "
+                "timecodes). Each shot is colourised as its own clip (reference, window, scribbles)."
+            ),
+        ),
         weights: Path = typer.Option(
             None,
             "--weights",
@@ -84,8 +102,8 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Redo a run whose finished output is already in OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
-        """Colourise INPUT from colour scribbles; writes lossless PNG frames, a video (the input's exact frame rate and
-        audio stream) and metadata.json to OUT."""
+        """Colourise INPUT from colour scribbles, shot by shot; writes lossless PNG frames, a video (the input's exact
+        frame rate and audio stream) and metadata.json to OUT."""
         import torch
 
         from svcnet.infer.models import WeightOptions
@@ -105,6 +123,7 @@ def register(app: typer.Typer) -> None:
             video=not no_video,
             video_codec=video_codec,
             video_quality=video_quality,
+            shots=shots,
         )
         opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet, pwcnet=pwcnet)
         meta = colorize_files(request, out, opts, device=device, force=force, progress=not quiet)

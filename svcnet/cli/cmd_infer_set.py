@@ -147,6 +147,7 @@ def register(app: typer.Typer) -> None:
                     work_size=work_size,
                     lightness=lightness,
                     edge=edge,
+                    shots="none",  # every evaluation clip is one shot
                 )
                 opts = WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet)
                 colorize_files(request, dest, opts, device=device, force=force, progress=not quiet)

@@ -6,8 +6,9 @@
   it takes the video codec and the audio codec (AAC, MP3, Opus, FLAC, AC-3, ALAC, PCM, ...), otherwise Matroska
   (``.mkv``, which stores times in milliseconds: frame times there are rounded to the millisecond); an audio codec
   neither takes is left out, which the returned description says.
-* Encoding is deterministic: the encoder and the pixel-format conversion run on one thread (x264's choices depend on
-  its thread count) and the muxer writes no random or version-dependent fields (``fflags +bitexact``).
+* Encoding runs the encoder and the pixel-format conversion on one thread (x264's choices depend on its thread count)
+  and the muxer writes no random or version-dependent fields (``fflags +bitexact``). x264 can still, rarely, encode
+  the same frames differently in another process (README, *Reproducibility*).
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def encode_frames(
 ) -> dict:
     """Encode uint8 RGB frames (one size) into ``out`` (``.mp4`` or ``.mkv``, see :func:`output_suffix`), frame ``i``
     at ``i / fps`` exactly, copying the first audio stream of ``audio_from`` when it has one (its packets that start
-    before the last frame ends). Atomic and deterministic; returns a description of the result for metadata."""
+    before the last frame ends). Atomic; returns a description of the result for metadata."""
     import av
 
     out = Path(out)

@@ -5,7 +5,9 @@ Library entry points:
 * :func:`colorize_clip` ``(frames, scribbles, models, config) -> iterator of uint8 RGB frames``
 * :func:`colorize_results` — the same with float ab results (:class:`FrameResult`), for evaluation code
 * :func:`load_models` / :func:`resolve_device` — networks from official checkpoints, flow backend choice
-* :func:`colorize_files` — what ``svcnet colorize`` does (folder/video in, atomic output folder out)
+* :func:`colorize_files` — what ``svcnet colorize`` does (folder/video in, atomic output folder out; shots,
+  keyframe scribbles, resumable)
+* :func:`carry_keyframes` — the scribble of every frame of a shot carried from its keyframes (docs/film.md §2)
 
 Heavy modules are imported lazily, so ``import svcnet.infer`` stays cheap.
 """
@@ -28,6 +30,7 @@ _EXPORTS = {
     "resolve_device": "svcnet.ops.device",
     "WeightOptions": "svcnet.infer.models",
     "colorize_files": "svcnet.infer.run",
+    "carry_keyframes": "svcnet.infer.keyframes",
     "ColorizeRequest": "svcnet.infer.run",
     "official_windowed_loop": "svcnet.infer.official_loop",
     "pwc_backend": "svcnet.infer.flow",

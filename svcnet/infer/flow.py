@@ -62,6 +62,15 @@ class FlowBackend:
         for key in [key for key in self._cache if max(key) <= index]:
             del self._cache[key]
 
+    def reset(self) -> None:
+        """Forget every frame and flow (a new shot starts; indices restart at 0)."""
+        self._frames.clear()
+        self._cache.clear()
+
+    def spawn(self) -> FlowBackend:
+        """A backend with the same estimator and settings and an empty buffer (for a second pass over other frames)."""
+        return FlowBackend(self.name, self._estimate, self.convention, self._batch)
+
     @property
     def cached_pairs(self) -> int:
         return len(self._cache)

@@ -8,10 +8,12 @@ single image for the first frame that is carried to later frames along the flow.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +39,20 @@ class Clip:
     source: Path
     is_video: bool
     size: tuple[int, int] | None  # (H, W); None for a video until decoded
-    fps: float
+    fps: float | Fraction
     names: list[str] | None = None  # None for a video (known while decoding)
     paths: list[Path] = field(default_factory=list)
     limit: int | None = None
 
-    def frames(self) -> Iterator[tuple[str, np.ndarray]]:
-        """(name, uint8 RGB H×W×3) in numeric order; every frame is checked for the clip's size."""
+    def frames(self, start: int = 0) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, uint8 RGB H×W×3) in numeric order from frame ``start`` on; every frame is checked for the clip's
+        size. A video is decoded from its beginning (the frames before ``start`` are skipped)."""
         if self.is_video:
             source = ((f"{i:05d}", img) for i, img in enumerate(iter_video_frames(self.source)))
+            source = itertools.islice(source, start, None)
         else:
-            source = ((name, read_rgb(p)) for name, p in zip(self.names or [], self.paths))
-        for i, (name, img) in enumerate(source):
+            source = ((name, read_rgb(p)) for name, p in zip((self.names or [])[start:], self.paths[start:]))
+        for i, (name, img) in enumerate(source, start=start):
             if self.limit is not None and i >= self.limit:
                 return
             if self.size is None:
@@ -60,6 +64,10 @@ class Clip:
                 )
             yield name, img
 
+    def name(self, index: int) -> str:
+        """The name of frame ``index`` (its file stem, or ``00000``… for a video)."""
+        return self.names[index] if self.names is not None else f"{index:05d}"
+
     @property
     def count(self) -> int | None:
         """Number of frames to process (None for a video: known only once decoded)."""
@@ -68,7 +76,7 @@ class Clip:
         return len(self.names) if self.limit is None else min(len(self.names), self.limit)
 
 
-def open_clip(path: str | os.PathLike, limit: int | None = None, fps: float | None = None) -> Clip:
+def open_clip(path: str | os.PathLike, limit: int | None = None, fps: float | Fraction | None = None) -> Clip:
     """A folder of frames (all headers checked: readable, one size) or a video file; InputError otherwise."""
     path = Path(path)
     if limit is not None and limit < 1:
@@ -131,6 +139,17 @@ class Scribbles:
         """The uint8 RGB scribble image of a frame (per-frame mode)."""
         return read_rgb(self.path_for(frame_name))
 
+    def keyframes(self, clip: Clip) -> dict[int, Path]:
+        """Frame index → scribble file of every frame that has one (the single image is frame 0's)."""
+        if self.first is not None:
+            return {0: self.first}
+        assert self.per_frame is not None
+        if clip.names is not None:
+            keys = {_scribble_key(n): i for i, n in enumerate(clip.names[: clip.count])}
+            return {keys[k]: p for k, p in self.per_frame.items() if k in keys}
+        found = {int(k): p for k, p in self.per_frame.items() if k.isdigit()}  # video frames are 00000, 00001, ...
+        return dict(sorted(found.items()))
+
 
 def _check_scribble_size(path: Path, frame_size: tuple[int, int] | None, work_size: tuple[int, int]) -> None:
     s = image_size(path)
@@ -142,8 +161,12 @@ def _check_scribble_size(path: Path, frame_size: tuple[int, int] | None, work_si
         )
 
 
-def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, int]) -> Scribbles:
-    """Match scribbles to the clip's frames and check their sizes; InputError on a missing, extra or wrong-size file."""
+def open_scribbles(
+    path: str | os.PathLike, clip: Clip, work_size: tuple[int, int], keyframes: bool = False
+) -> Scribbles:
+    """Match scribbles to the clip's frames and check their sizes; InputError on a missing, extra or wrong-size file.
+
+    ``keyframes``: a folder may hold scribbles for some frames only (keyframes, carried to the others)."""
     path = Path(path)
     if path.is_file():
         if path.suffix.lower() not in IMAGE_SUFFIXES:
@@ -153,6 +176,9 @@ def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, in
         return Scribbles(path, first=path)
     if not path.is_dir():
         raise InputError(f"scribbles not found: {path} (give a folder of per-frame scribbles or one image)")
+    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+    if not [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]:
+        raise InputError(f"no scribble images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
     files = list_frames(path)
     index: dict[str, Path] = {}
     for p in files:
@@ -168,6 +194,8 @@ def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, in
     if clip.names is not None:
         wanted = [_scribble_key(n) for n in clip.names]
         for name in clip.names:
+            if keyframes and _scribble_key(name) not in index:
+                continue
             _check_scribble_size(scribbles.path_for(name), clip.size, work_size)
         extra = sorted(set(index) - set(wanted))
         if extra and clip.limit is None:
@@ -176,3 +204,23 @@ def open_scribbles(path: str | os.PathLike, clip: Clip, work_size: tuple[int, in
                 f"frames in {clip.source} (e.g. {index[extra[0]].name} matches no frame)"
             )
     return scribbles
+
+
+class FrameCursor:
+    """Reads runs of frames of a clip in increasing order without decoding a video again from its start each time."""
+
+    def __init__(self, clip: Clip) -> None:
+        self._clip = clip
+        self._it: Iterator[tuple[str, np.ndarray]] | None = None
+        self._next = 0
+
+    def read(self, start: int, stop: int | None) -> Iterator[tuple[str, np.ndarray]]:
+        """Frames ``start`` … ``stop - 1`` (to the end when ``stop`` is None)."""
+        if self._it is None or start < self._next or not self._clip.is_video:
+            self._it, self._next = self._clip.frames(start), start
+        for _ in itertools.islice(self._it, start - self._next):  # skip forward
+            pass
+        self._next = start
+        for item in itertools.islice(self._it, None if stop is None else stop - start):
+            self._next += 1
+            yield item

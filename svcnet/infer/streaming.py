@@ -139,6 +139,7 @@ class StreamingColorizer:
         self._read = 0
         self._prev_out: torch.Tensor | None = None
         self._reference: tuple[torch.Tensor, list[torch.Tensor]] | None = None
+        self.reference_seed: tuple[torch.Tensor, torch.Tensor] | None = None  # frame 0's (L8, CPNet ab)
 
     # ---------------------------------------------------------------------------------------------------- reading
     @torch.no_grad()
@@ -158,16 +159,36 @@ class StreamingColorizer:
         tl = item.tl.to(dev, torch.float32) if item.tl is not None else None
         self._frames[idx] = _Frame(l8, tl, ab, item.payload)
         self.peak_buffer = max(self.peak_buffer, len(self._frames))
-        if idx == 0 and self.config.method == "svcnet":
-            build = self.models.reference
-            if build is None:
-                from svcnet.models.reference import build_reference as build
-            from svcnet.models.corrnet import ReferenceFeatures
-
-            vgg = self.models.ssnet.corr.vggnet
-            ib_lab, feats = self.timings.run("reference", lambda: build(l8, ab, vgg))
-            self._reference = (ib_lab, ReferenceFeatures(feats))  # CorrNet embeds the reference once per clip
+        if idx == 0 and self.config.method == "svcnet" and self._reference is None:
+            self.reference_seed = (l8, ab)
+            self._build_reference(l8, ab)
         self._read += 1
+
+    def _build_reference(self, l8: torch.Tensor, ab: torch.Tensor) -> None:
+        build = self.models.reference
+        if build is None:
+            from svcnet.models.reference import build_reference as build
+        from svcnet.models.corrnet import ReferenceFeatures
+
+        vgg = self.models.ssnet.corr.vggnet
+        ib_lab, feats = self.timings.run("reference", lambda: build(l8, ab, vgg))
+        self._reference = (ib_lab, ReferenceFeatures(feats))  # CorrNet embeds the reference once per clip
+
+    # ------------------------------------------------------------------------------------------------- resuming
+    def first_input(self, start: int) -> int:
+        """The index of the first frame :meth:`run` must be given to continue at frame ``start``: its window, and for
+        either method the frames a carried scribble may be picked up from."""
+        return max(0, start - HALF)
+
+    def restore(self, reference_seed: tuple[torch.Tensor, torch.Tensor] | None, prev_out: torch.Tensor | None) -> None:
+        """Continue a clip interrupted after frame ``start - 1``: frame 0's (L8, CPNet ab), from which the
+        first-frame reference is rebuilt, and SSNet's output of frame ``start - 1`` (the recurrent input)."""
+        dev = self.models.device
+        if reference_seed is not None:
+            l8, ab = (x.to(dev, torch.float32) for x in reference_seed)
+            self.reference_seed = (l8, ab)
+            self._build_reference(l8, ab)
+        self._prev_out = prev_out.to(dev, torch.float32) if prev_out is not None else None
 
     def _fill(self, it: Iterator[FrameInput], upto: int) -> None:
         """Read frames until index ``upto`` is buffered or the clip ends."""
@@ -245,14 +266,27 @@ class StreamingColorizer:
             self.models.flow.forget_before(t - HALF + 1)
             self.models.flow.forget_pairs_up_to(t)
 
-    def run(self, inputs: Iterable[FrameInput]) -> Iterator[FrameResult]:
-        """Yield one :class:`FrameResult` per input frame, in order, reading at most 3 frames ahead."""
+    @property
+    def recurrent_state(self) -> torch.Tensor | None:
+        """SSNet's output of the last frame produced (what :meth:`restore` takes back)."""
+        return self._prev_out
+
+    def run(self, inputs: Iterable[FrameInput], start: int = 0) -> Iterator[FrameResult]:
+        """Yield one :class:`FrameResult` per input frame, in order, reading at most 3 frames ahead.
+
+        ``start > 0`` continues an interrupted clip at frame ``start`` (after :meth:`restore`): ``inputs`` then begin
+        at frame :meth:`first_input` ``(start)``, and the results are those of an uninterrupted run from ``start`` on.
+        """
         it = iter(inputs)
-        lookahead = HALF if self.config.method == "svcnet" else 0
+        svcnet = self.config.method == "svcnet"
+        if start and svcnet and self._reference is None:
+            raise ValueError("continuing a clip needs its first-frame reference: call restore() first")
+        self._read = self.first_input(start)
+        lookahead = HALF if svcnet else 0
         # Read a whole window first so that a too-short clip fails before anything is produced.
-        self._fill(it, WINDOW - 1 if self.config.method == "svcnet" else 0)
+        self._fill(it, max(WINDOW - 1, start + lookahead) if svcnet else start)
         self._check_length()
-        t = 0
+        t = start
         while True:
             self._fill(it, t + lookahead)
             self._check_length()
