@@ -21,8 +21,9 @@ def _shared_dir() -> Path | None:
     return cand if cand.is_dir() else None
 
 
-# The test files that run whole pipelines, longest first: pytest-xdist (--dist loadfile) hands files out in collection
-# order, so these start first and the short files fill the other worker meanwhile.
+# The test files that run whole pipelines, longest first: pytest-xdist (--dist loadfile --no-loadscope-reorder, as
+# scripts/test.sh runs it) hands files out in collection order, so these start first and the short files fill the
+# other worker meanwhile.
 LONG_FILES = ("test_paper_dag.py", "test_scaleout.py", "test_dag.py", "test_determinism.py", "test_dvc.py")
 
 
