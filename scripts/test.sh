@@ -24,5 +24,6 @@ echo "temporary disk: $(df -h "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4 " free on
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 # Two pytest-xdist workers, each test file on one worker (its module fixtures stay together): the DAG tests leave a
-# core idle much of the time (one job at a time loading torch), so the other worker fills it.
-exec "$VENV/bin/python" -m pytest -n "${SVCNET_TEST_WORKERS:-2}" --dist loadfile "$@"
+# core idle much of the time (one job at a time loading torch), so the other worker fills it. Files are handed out in
+# collection order, the whole-pipeline files first (tests/conftest.py), not xdist's default of most tests first.
+exec "$VENV/bin/python" -m pytest -n "${SVCNET_TEST_WORKERS:-2}" --dist loadfile --no-loadscope-reorder "$@"

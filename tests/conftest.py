@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,19 @@ def _shared_dir() -> Path | None:
     return cand if cand.is_dir() else None
 
 
+# The test files that run whole pipelines, longest first: pytest-xdist (--dist loadfile --no-loadscope-reorder, as
+# scripts/test.sh runs it) hands files out in collection order, so these start first and the short files fill the
+# other worker meanwhile.
+LONG_FILES = ("test_paper_dag.py", "test_scaleout.py", "test_dag.py", "test_determinism.py", "test_dvc.py")
+
+
+def _file_rank(item) -> int:
+    name = item.path.name
+    return LONG_FILES.index(name) if name in LONG_FILES else len(LONG_FILES)
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=_file_rank)  # stable: the order inside a file and among the other files is kept
     try:
         import torch
 
@@ -105,3 +118,23 @@ def _torch_threads_restored():
     yield
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def dag_run(tmp_path_factory):
+    """The session's one Snakemake run of the test profile, shared by the xdist workers (tests/dag_run.py)."""
+    from dag_run import shared_run
+    from test_dag import TEST_PROFILE, make_workspace
+
+    return shared_run(tmp_path_factory, TEST_PROFILE, make_workspace)
+
+
+def pytest_sessionfinish(session):
+    """The controller (or a run without xdist) removes the shared run: a few GB of training checkpoints."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from dag_run import FOLDER
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is not None:
+        shutil.rmtree(factory.getbasetemp() / FOLDER, ignore_errors=True)

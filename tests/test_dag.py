@@ -1,8 +1,9 @@
 """The DAG: Snakemake lint, SLURM-profile dry run, shell commands, the whole pipeline end to end (prepare → ... →
 report) with a no-op re-run in Snakemake, and the same in DVC in a fresh clone. Runs on a copy of this working tree
 (tracked and new files) in a temporary git repository. The end-to-end runs use the profile `dagtest` added to that
-copy's config: one embedded clip, 8 frames at 64×112, a few real training iterations (CI time on 2 cores); the demo
-profile itself is run by `bash scripts/demo.sh`."""
+copy's config: one embedded clip, 8 frames at 64×112, a few real training iterations in 2 processes (CI time on 2
+cores); the demo profile itself is run by `bash scripts/demo.sh`. The Snakemake run is the session's shared one
+(tests/dag_run.py), also used by tests/test_determinism.py and tests/test_scaleout.py."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ from dvc_share import check_shared_cache
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# Every stage for real, on a small slice: one clip, 8 frames at 64x112, training for 2 + 2 + 1 iterations.
+# Every stage for real, on a small slice: one clip, 8 frames at 64x112, every stage on the CPU; training in 2 processes
+# (torchrun, gloo) at a global batch of 2 (batch 1 per process) for 2 + 1 + 1 iterations of CPNet stage 2, WARN and
+# SSNet (CPNet stage 1 is left out: the same training code, run from the DAG by tests/test_paper_dag.py).
 TEST_PROFILE = "dagtest"
+REFERENCE_PROFILE = "dagtest1"  # the same in 1 process, accumulating 2 micro-batches per step (tests/test_scaleout.py)
+TRAIN_STAGES = ("cpnet1", "cpnet2", "warn", "ssnet")
 TEST_SETTINGS = {
     "data": {
         "height": 64,
@@ -29,12 +34,19 @@ TEST_SETTINGS = {
         "eval": {"sequences": ["blackswan"], "max_frames": 8},
     },
     "scribbles": {"points": 10, "width": 3},
+    "infer": {"device": "cpu"},
+    "saliency": {"device": "cpu"},
+    "evaluate": {"device": "cpu"},
     "train": {
         "num_workers": 0,
+        "processes": 2,
+        "device": "cpu",
+        "deterministic": True,
         "cpnet1": {
             "unit": "iteration",
-            "duration": 2,
+            "duration": 0,
             "batch_size": 1,
+            "global_batch": 2,
             "size": [64, 64],
             "save_every": 0,
             "log_every": 1,
@@ -43,6 +55,7 @@ TEST_SETTINGS = {
             "unit": "iteration",
             "duration": 2,
             "batch_size": 1,
+            "global_batch": 2,
             "size": [64, 112],
             "save_every": 0,
             "log_every": 1,
@@ -51,6 +64,7 @@ TEST_SETTINGS = {
             "unit": "iteration",
             "duration": 1,
             "batch_size": 1,
+            "global_batch": 2,
             "size": [64, 112],
             "save_every": 0,
             "log_every": 1,
@@ -61,6 +75,7 @@ TEST_SETTINGS = {
             "size": [64, 112],
             "lr_step": 0,
             "lambda_sr": 1.0,
+            "global_batch": 2,
             "save_every": 0,
             "log_every": 1,
         },
@@ -132,7 +147,8 @@ def workspace(tmp_path_factory) -> Path:
 
 
 def make_workspace(ws: Path) -> Path:
-    """A git repository at ``ws`` holding this working tree, with the test profile added to its config."""
+    """A git repository at ``ws`` holding this working tree, with the test profile and its 1-process reference added
+    to its config."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     for rel in project_files():
@@ -141,6 +157,7 @@ def make_workspace(ws: Path) -> Path:
     cfg_path = ws / "config" / "config.yaml"
     cfg = yaml.safe_load(cfg_path.read_text())
     cfg["profiles"][TEST_PROFILE] = TEST_SETTINGS
+    cfg["profiles"][REFERENCE_PROFILE] = {**TEST_SETTINGS, "train": {**TEST_SETTINGS["train"], "processes": 1}}
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     run(["git", "init", "-q"], ws)
     run(["git", "add", "-A"], ws)
@@ -266,23 +283,26 @@ def check_outputs(root: Path) -> None:
     assert all(method in html for method in METHODS)
 
 
-def test_run_then_rerun_does_nothing(workspace):
+@pytest.mark.timeout(2400)  # the shared run may be made here, or awaited while another worker makes it
+def test_run_then_rerun_does_nothing(dag_run, tmp_path):
     profile = ["--config", f"profile={TEST_PROFILE}"]
-    run(["snakemake", "--cores", "2", *profile], workspace)
-    check_outputs(workspace)
-    assert (workspace / f"logs/{TEST_PROFILE}/train_ssnet.log").is_file()
-    out = run(["snakemake", "-n", *profile], workspace).stdout
+    check_outputs(dag_run.ws)
+    assert (dag_run.ws / f"logs/{TEST_PROFILE}/train_ssnet.log").is_file()
+    out = run(["snakemake", "-n", *profile], dag_run.ws).stdout
     assert "Nothing to be done" in out
-    # editing a stage's config section re-runs that stage (and what depends on it) only
-    cfg = workspace / "config" / "config.yaml"
+    # editing a stage's config section re-runs that stage (and what depends on it) only; on a copy (other tests read
+    # the shared run), training checkpoints left out (not outputs)
+    ws = tmp_path / "svcnet"
+    shutil.copytree(dag_run.ws, ws, symlinks=True, ignore=shutil.ignore_patterns("checkpoints"))
+    cfg = ws / "config" / "config.yaml"
     cfg.write_text(cfg.read_text().replace("png_compression: 1", "png_compression: 2"))
-    out = run(["snakemake", "-n", *profile], workspace).stdout
-    cfg.write_text(cfg.read_text().replace("png_compression: 2", "png_compression: 1"))
+    out = run(["snakemake", "-n", *profile], ws).stdout
     assert "rule pack:" in out and "rule prepare:" not in out and "rule scribbles:" not in out
     assert "rule train_cpnet:" in out and "rule report:" in out
-    shutil.rmtree(workspace / "results" / TEST_PROFILE / "train")  # a few GB of checkpoints; the clone needs none
+    shutil.rmtree(ws)
 
 
+@pytest.mark.timeout(1800)  # the whole pipeline in DVC, then a push and pull
 def test_dvc_repro_in_a_fresh_clone(workspace, tmp_path):
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)

@@ -1,5 +1,6 @@
 """Byte-identical outputs: checkpoints named after their own file, a killed pack or training run re-run to the same
-bytes, and the whole test profile (Snakemake, `dagtest` of tests/test_dag.py) run twice to the same bytes."""
+bytes, and the whole test profile (Snakemake, `dagtest` of tests/test_dag.py) run twice to the same bytes: a run of
+its own against the session's shared run (tests/dag_run.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from dag_run import output_hashes, run_pipeline
 from test_dag import TEST_PROFILE, make_workspace
 from train_helpers import DEMO, REPO, make_tiny_lmdb
 
@@ -161,48 +163,19 @@ def test_ssnet_killed_after_a_checkpoint_resumes_to_the_same_bytes(tmp_path):
         assert (out / name).read_bytes() == (full / name).read_bytes(), name
 
 
-# Not compared: files that record how long things took (the training folders' log.csv with it/s, summary.json,
-# TensorBoard events), the report (its training table shows that speed) and the video previews (x264 can encode the
-# same PNG frames differently in another process): README, *Reproducibility*.
-NOT_COMPARED = ("log.csv", "summary.json", "colorized.mp4")
-
-
-def _compared(rel: str) -> bool:
-    parts = Path(rel).parts
-    return parts[0] in ("data", "results", "metrics") and "tensorboard" not in parts and parts[-1] not in NOT_COMPARED
-
-
-def _run_the_test_profile(ws: Path) -> dict[str, str]:
-    """Run the whole DAG of the test profile from nothing; sha256 of every compared output. The outputs are removed
-    afterwards (a few GB of checkpoints)."""
-    _remove_outputs(ws)
-    env = {**_env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    cmd = ["snakemake", "--cores", "2", "--config", f"profile={TEST_PROFILE}"]
-    proc = subprocess.run(cmd, cwd=ws, env=env, capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    hashes = {rel: digest for rel, digest in _files(ws).items() if _compared(rel) and TEST_PROFILE in rel}
-    _remove_outputs(ws)
-    return hashes
-
-
-def _remove_outputs(ws: Path) -> None:
-    for folder in ("data", "results", "reports", "logs"):
-        shutil.rmtree(ws / folder / TEST_PROFILE, ignore_errors=True)
-    for path in (ws / "metrics").glob(f"{TEST_PROFILE}_*"):
-        path.unlink()
-
-
 @pytest.fixture()
 def dag_workspace(tmp_path) -> Path:
     ws = make_workspace(tmp_path / "svcnet")
     yield ws
-    shutil.rmtree(ws, ignore_errors=True)
+    shutil.rmtree(ws, ignore_errors=True)  # training checkpoints
 
 
-@pytest.mark.timeout(2400)  # two runs of the whole DAG
-def test_the_test_profile_run_twice_gives_the_same_bytes(dag_workspace):
-    first = _run_the_test_profile(dag_workspace)
-    second = _run_the_test_profile(dag_workspace)
+@pytest.mark.timeout(2400)  # two runs of the whole DAG (the shared one may still be running on another worker)
+def test_the_test_profile_run_twice_gives_the_same_bytes(dag_workspace, request):
+    # this run first, so that it overlaps the shared run when another worker is making that one
+    run_pipeline(dag_workspace, TEST_PROFILE)
+    second = output_hashes(dag_workspace, TEST_PROFILE)
+    first = request.getfixturevalue("dag_run").hashes
     metrics = {rel: digest for rel, digest in first.items() if rel.startswith("metrics/")}
     print("\n".join(f"{digest}  {rel}" for rel, digest in sorted(metrics.items())))  # the closing note quotes them
     assert len(metrics) == 4

@@ -1,71 +1,34 @@
 """Scale-out: the DAG's training in 2 processes (torchrun, gloo) against one process with the same global batch
 (gradient accumulation), the GPU resources of the rules, and the SLURM profile on a real one-node cluster.
 
-One local Snakemake run of the test profile (tests/test_dag.py's, trained by 2 processes at a global batch of 2,
-every stage on the CPU) serves every check: the 1-process reference trains on its lmdb, and the SLURM run must
-reproduce its outputs."""
+The session's local Snakemake run of the test profile (tests/dag_run.py: tests/test_dag.py's profile, trained by 2
+processes at a global batch of 2, every stage on the CPU) serves every check: the 1-process reference trains on its
+lmdb, and the SLURM run must reproduce its outputs."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from slurm_cluster import slurm_cluster  # noqa: F401 (fixture)
-from test_dag import BIN, REPO, TEST_SETTINGS, project_files, run
+from test_dag import BIN, REFERENCE_PROFILE, TEST_PROFILE, run
 
 from svcnet.train.checkpoints import load_weights
 
-PROFILE = "scaleout"  # the test profile, trained by 2 processes
-REFERENCE = "scaleout1"  # the same in one process (accumulating 2 micro-batches per step)
-STAGES = ("cpnet1", "cpnet2", "warn", "ssnet")
+PROFILE = TEST_PROFILE  # trained by 2 processes
+REFERENCE = REFERENCE_PROFILE  # the same in one process (accumulating 2 micro-batches per step)
 WEIGHTS = ("cpnet/cpnet.pth", "ssnet/ssnet.pth", "ssnet/cpnet.pth")
-
-
-def settings(processes: int) -> dict:
-    """tests/test_dag.py's test profile at a global batch of 2 (batch 1 per process), in ``processes`` processes,
-    every stage on the CPU (the jobs then request no GPU)."""
-    s = copy.deepcopy(TEST_SETTINGS)
-    s["train"].update(processes=processes, device="cpu", deterministic=True)
-    s["train"]["cpnet1"]["duration"] = 0  # CPNet stage 2 alone: the same code path, half the CI time
-    for stage in STAGES:
-        s["train"][stage]["global_batch"] = 2
-    for section in ("infer", "saliency", "evaluate"):
-        s.setdefault(section, {})["device"] = "cpu"
-    return s
-
-
-def make_workspace(root: Path) -> Path:
-    """A git repository holding this working tree (tracked and new files) with the two profiles added."""
-    ws = root / "svcnet"
-    for rel in project_files():
-        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, ws / rel)
-    cfg_path = ws / "config" / "config.yaml"
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["profiles"][PROFILE] = settings(2)
-    cfg["profiles"][REFERENCE] = settings(1)
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    run(["git", "init", "-q"], ws)
-    run(["git", "add", "-A"], ws)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "snapshot"], ws)
-    return ws
+# The first test may make the shared run or wait for another worker's; the SLURM test runs the pipeline once more.
+pytestmark = pytest.mark.timeout(2400)
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory) -> Path:
-    """The whole pipeline of the profile, run locally (training in 2 processes)."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    ws = make_workspace(tmp_path_factory.mktemp("local"))
-    run_long(["snakemake", "--cores", "2", "--config", f"profile={PROFILE}"], ws)
-    yield ws
-    shutil.rmtree(ws, ignore_errors=True)  # training checkpoints
+def local_run(dag_run) -> Path:
+    """The whole pipeline of the profile, run locally (training in 2 processes); read only."""
+    return dag_run.ws
 
 
 def run_long(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -106,7 +69,7 @@ def test_paper_profile_trains_with_torchrun_at_the_published_global_batches(loca
     assert {k: p.accumulation for k, p in plans.items()} == {"cpnet1": 2, "cpnet2": 2, "ssnet": 2}
 
 
-def test_two_processes_from_the_dag_match_one_process_with_the_same_global_batch(local_run):
+def test_two_processes_from_the_dag_match_one_process_with_the_same_global_batch(local_run, tmp_path):
     train = local_run / "results" / PROFILE / "train"
     log = (local_run / "logs" / PROFILE / "train_cpnet.log").read_text()
     assert "rank 0 of 2" in log and "backend gloo" in log
@@ -115,7 +78,7 @@ def test_two_processes_from_the_dag_match_one_process_with_the_same_global_batch
         started = json.loads((train / run_dir / "run.json").read_text())
         batch = {"processes": 2, "batch_size": 1, "accumulation": 1, "global_batch": 2}
         assert {k: summary[k] for k in batch} == batch == {k: started[k] for k in batch}, run_dir
-    ref = local_run / "reference"
+    ref = tmp_path / "reference"
     lmdb = f"data/{PROFILE}/train.lmdb"
     common = ["--config", "config/config.yaml", "--profile", REFERENCE, "--no-progress"]
     one = run_long(["svcnet", "train", "cpnet", "--data", lmdb, "--out", str(ref / "cpnet"), *common], local_run)

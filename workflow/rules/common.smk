@@ -54,6 +54,9 @@ DATA = f"data/{PROFILE}"
 RESULTS = f"results/{PROFILE}"
 REPORTS = f"reports/{PROFILE}"
 LOGS = f"logs/{PROFILE}"
+# Snakemake's `benchmark:` record of every job (wall time, max RSS, CPU time: one TSV row), where the per-rule time and
+# memory of workflow/profiles/slurm come from (docs/measurements.md). Not declared outputs of any stage, not in git.
+BENCHMARKS = f"benchmarks/{PROFILE}"
 SPLITS = ("train", "eval")
 
 # Final outputs built by `rule all` (Snakefile); each rule file appends its own.

@@ -17,6 +17,8 @@ rule evaluate:
         settings=settings(("evaluate",)),
     log:
         f"{LOGS}/evaluate_{{method}}.log",
+    benchmark:
+        f"{BENCHMARKS}/evaluate/{{method}}.tsv",
     wildcard_constraints:
         method="|".join(METHOD_STAGES),
     resources:

@@ -19,6 +19,8 @@ rule baseline:
         size=f"{CFG['data']['height']}x{CFG['data']['width']}",
     log:
         f"{LOGS}/infer/{{method}}/{{clip}}.log",
+    benchmark:
+        f"{BENCHMARKS}/infer/{{method}}/{{clip}}.tsv",
     wildcard_constraints:
         method="gray|levin",
         clip=CLIP_ID,
@@ -45,6 +47,8 @@ rule colorize:
         device=CFG.get("infer", {}).get("device", "auto"),
     log:
         f"{LOGS}/infer/{{method}}/{{clip}}.log",
+    benchmark:
+        f"{BENCHMARKS}/infer/{{method}}/{{clip}}.tsv",
     wildcard_constraints:
         method="|".join(NETWORK_METHODS),
         clip=CLIP_ID,

@@ -15,6 +15,8 @@ rule pack:
         maps=lambda wc: " ".join(f"--map {kind}={folder}" for kind, folder in sorted(pack_maps(wc.split).items())),
     log:
         f"{LOGS}/pack_{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/pack/{{split}}.tsv",
     wildcard_constraints:
         split="train|eval",
     conda:

@@ -13,6 +13,8 @@ rule prepare:
         ),
     log:
         f"{LOGS}/prepare_{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/prepare/{{split}}.tsv",
     wildcard_constraints:
         split="train|eval",
     conda:

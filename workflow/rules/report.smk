@@ -17,6 +17,8 @@ rule report:
         settings=settings(("report",)),
     log:
         f"{LOGS}/report.log",
+    benchmark:
+        f"{BENCHMARKS}/report.tsv",
     conda:
         SVCNET_ENV
     shell:

@@ -32,6 +32,8 @@ rule saliency:
         settings=settings(("saliency",)),
     log:
         f"{LOGS}/saliency/{{split}}/{{clip}}.log",
+    benchmark:
+        f"{BENCHMARKS}/saliency/{{split}}/{{clip}}.tsv",
     wildcard_constraints:
         split="train|eval",
         clip=CLIP_ID,

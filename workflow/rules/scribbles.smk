@@ -33,6 +33,8 @@ rule scribbles:
         settings=settings(("scribbles",), ("data", "height"), ("data", "width")),
     log:
         f"{LOGS}/scribbles/{{style}}/{{clip}}.log",
+    benchmark:
+        f"{BENCHMARKS}/scribbles/{{style}}/{{clip}}.tsv",
     wildcard_constraints:
         style="gt|diverse1|diverse2|diverse3|diverse4",
         clip=CLIP_ID,

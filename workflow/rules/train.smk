@@ -24,6 +24,8 @@ rule train_cpnet:
         ),
     log:
         f"{LOGS}/train_cpnet.log",
+    benchmark:
+        f"{BENCHMARKS}/train_cpnet.tsv",
     threads: ALL_CORES
     resources:
         gpu=GPUS["train"],
@@ -54,6 +56,8 @@ rule train_ssnet:
         ),
     log:
         f"{LOGS}/train_ssnet.log",
+    benchmark:
+        f"{BENCHMARKS}/train_ssnet.tsv",
     threads: ALL_CORES
     resources:
         gpu=GPUS["train"],
