@@ -5,7 +5,6 @@ a second tab) finds the same project, scribbles and job. User errors (bad input,
 become a message in the page's status box and a toast; the server keeps serving.
 """
 
-
 import os
 import time
 from dataclasses import dataclass, field
