@@ -168,7 +168,9 @@ def wait_status(pg, text: str) -> str:
 
 def image_to_screen(pg, u: float, v: float, size=(256, 448)) -> tuple[float, float]:
     """Screen position of image pixel (u, v) on the editor's canvas (the frame is fitted inside a 30 px margin)."""
-    box = pg.locator("#editor .pixi-target canvas").first.bounding_box()
+    canvas = pg.locator("#editor .pixi-target canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
     h, w = size
     z = min((box["width"] - 60) / w, (box["height"] - 60) / h)
     x = box["x"] + (box["width"] - w * z) / 2 + (u + 0.5) * z
@@ -186,18 +188,39 @@ def pick_palette_colour(pg, hex_colour: str) -> None:
     pg.locator("#project").click()
 
 
+def stroke(pg, start: tuple[int, int], end: tuple[int, int]) -> None:
+    """Drag the mouse from image pixel ``start`` to ``end`` (x, y) with the active tool."""
+    (x0, y0), (x1, y1) = image_to_screen(pg, *start), image_to_screen(pg, *end)
+    pg.mouse.move(x0, y0)
+    pg.mouse.down()
+    pg.mouse.move(x1, y1, steps=20)
+    pg.mouse.up()
+
+
+def save(pg, project: Path) -> np.ndarray:
+    """Press Save and read the keyframe's scribble file once the server has rewritten it (the editor is then redrawn
+    with the merged scribble in its background)."""
+    path = project / "scribbles" / "00000.png"
+    before = path.stat().st_mtime_ns if path.is_file() else None
+    pg.locator("#save").click()
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while (path.stat().st_mtime_ns if path.is_file() else None) == before:
+        assert time.monotonic() < deadline, f"Save did not write {path}; status: {status_text(pg)}"
+        time.sleep(0.1)
+    wait_editor_ready(pg)
+    return read_rgb(path)
+
+
+def tool(pg, name: str) -> None:
+    pg.locator("#editor").get_by_role("button", name=name, exact=True).click()
+
+
 def test_paint_stroke_saves_official_scribble(page, server):
     _, project = server
     pick_palette_colour(page, "#e6194b")
-    (x0, y0), (x1, y1) = (image_to_screen(page, *STROKE[0]), image_to_screen(page, *STROKE[1]))
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x1, y1, steps=20)
-    page.mouse.up()
-    page.locator("#save").click()
-    wait_status(page, "saved 00000.png")
+    stroke(page, *STROKE)
+    scribble = save(page, project)
     shot(page, "01-painted")
-    scribble = read_rgb(project / "scribbles" / "00000.png")
     assert scribble.shape == (256, 448, 3)
     painted = scribble.any(axis=2)
     ys, xs = np.nonzero(painted)
@@ -205,6 +228,25 @@ def test_paint_stroke_saves_official_scribble(page, server):
     # the stroke covers the line between its ends, and nothing far from it
     assert painted[150, 110:290].all()
     assert xs.min() >= 100 - 10 and xs.max() <= 300 + 10 and ys.min() >= 150 - 10 and ys.max() <= 150 + 10
+
+    # a black stroke removes saved scribble
+    pick_palette_colour(page, "#000000")
+    stroke(page, (260, 150), (320, 150))
+    removed = save(page, project)
+    shot(page, "01b-removed")
+    assert not removed[150, 270:310].any() and removed[150, 110:240].all(axis=1).all()
+
+    # the eraser removes part of an unsaved stroke; an undone stroke is not saved
+    pick_palette_colour(page, "#e6194b")
+    stroke(page, (100, 220), (300, 220))
+    tool(page, "Erase")
+    stroke(page, (200, 220), (320, 220))
+    tool(page, "Brush")
+    stroke(page, (100, 100), (300, 100))
+    tool(page, "Undo")
+    edited = save(page, project)
+    assert edited[220, 110:180].all(axis=1).all() and not edited[210:231, 215:310].any()
+    assert not edited[80:121].any() and np.array_equal(edited[:200], removed[:200])
 
 
 def test_preview_moves_colour_toward_the_stroke(page, server, weights):
@@ -283,6 +325,26 @@ def test_colorize_survives_reload_plays_and_downloads(page, server, tmp_path):
         first = cv2.imdecode(np.frombuffer(zf.read(pngs[0]), np.uint8), cv2.IMREAD_COLOR)
     assert first.shape == (256, 448, 3)
     assert (project / "job" / "scribbles").is_dir() and len(list((project / "job" / "scribbles").glob("*.png"))) == 10
+
+
+def test_pick_colour_from_reference_image(page, server, tmp_path):
+    _, project = server
+    ref = np.zeros((40, 60, 3), np.uint8)
+    ref[:, :30] = (20, 160, 90)
+    ref[:, 30:] = (250, 200, 10)
+    cv2.imwrite(str(tmp_path / "ref.png"), cv2.cvtColor(ref, cv2.COLOR_RGB2BGR))
+    page.locator("#reference input[type=file]").set_input_files(str(tmp_path / "ref.png"))
+    img = page.locator("#reference img").first
+    img.wait_for()
+    wait_idle(page, "#reference")
+    box = img.bounding_box()
+    img.click(position={"x": box["width"] * 0.25, "y": box["height"] * 0.5})
+    wait_status(page, "picked #14a05a")  # (it saves the scribble first)
+    wait_editor_ready(page)
+    stroke(page, (100, 60), (300, 60))
+    scribble = save(page, project)
+    assert tuple(scribble[60, 200]) == (20, 160, 90)
+    assert set(map(tuple, scribble[scribble.any(axis=2)])) == {(20, 160, 90), STROKE_RGB}
 
 
 def test_bad_inputs_are_messages_in_the_page(page, server, tmp_path):

@@ -18,7 +18,7 @@ from svcnet.studio import jobs
 from svcnet.studio.preview import Previewer, overlay, save_png, weights_used
 from svcnet.studio.project import Project
 
-PALETTE = ["#e6194b", "#f58231", "#ffe119", "#3cb44b", "#1e90ff", "#911eb4", "#8b4513", "#ffffff"]
+PALETTE = ["#e6194b", "#f58231", "#ffe119", "#3cb44b", "#1e90ff", "#911eb4", "#8b4513", "#ffffff", "#000000"]
 INPUT_VIDEO = "input.mp4"
 
 
@@ -61,32 +61,32 @@ class Studio:
 
 
 # ------------------------------------------------------------------------------------------------ editor values
-def scribble_from_editor(value: dict | None, size: tuple[int, int]) -> np.ndarray | None:
-    """The uint8 RGB scribble painted in the editor (black where nothing is painted), None when it holds no layer.
+def scribble_from_editor(value: dict | None, saved: np.ndarray) -> np.ndarray | None:
+    """The keyframe's scribble after the strokes in the editor: ``saved`` with every painted pixel of the layers
+    written over it (a black stroke removes scribble: black = none); None when nothing is painted.
 
-    Layers are RGBA with alpha 0 (unpainted or erased) or 255 (painted in exactly the brush colour); later layers
-    cover earlier ones.
+    Layers are RGBA with alpha 0 (unpainted, or erased with the eraser) or 255 (painted in exactly the brush colour);
+    later layers cover earlier ones.
     """
     if not value or not value.get("layers"):
         return None
-    out = np.zeros((*size, 3), np.uint8)
+    out = saved.copy()
+    painted = False
     for layer in value["layers"]:
         layer = np.asarray(layer)
-        if layer.ndim != 3 or layer.shape[:2] != tuple(size):
+        if layer.ndim != 3 or layer.shape[:2] != saved.shape[:2]:
             continue
         mask = layer[:, :, 3] > 0 if layer.shape[2] == 4 else layer.any(axis=2)
         out[mask] = layer[:, :, :3][mask]
-    return out
+        painted = painted or bool(mask.any())
+    return out if painted else None
 
 
 def editor_value(frame: np.ndarray, scribble: np.ndarray) -> dict:
-    """The editor's value for a keyframe: the frame in gray (what the networks see) as background, its saved
-    scribble as the one layer."""
-    layer = np.zeros((*frame.shape[:2], 4), np.uint8)
-    mask = scribble.any(axis=2)
-    layer[mask, :3] = scribble[mask]
-    layer[mask, 3] = 255
-    return {"background": gray(frame), "layers": [layer] if mask.any() else [], "composite": None}
+    """The editor's value for a keyframe: the frame in gray (what the networks see) with its saved scribble drawn on
+    it as background, and no layer: new strokes go to a fresh layer that is merged into the saved scribble (Gradio
+    does not give back a layer sent by the server reliably once it is edited)."""
+    return {"background": overlay(gray(frame), scribble), "layers": [], "composite": None}
 
 
 def gray(frame: np.ndarray) -> np.ndarray:
@@ -164,6 +164,16 @@ def build_app(studio: Studio):
             if path not in demo.allowed_paths:
                 demo.allowed_paths.append(path)
 
+    def load_editor(p: Project, index: int) -> dict:
+        """The editor's value for frame ``index`` (its saved scribble in the background, no strokes)."""
+        return editor_value(p.frame(index), p.scribble(index))
+
+    def refreshed(note: str):
+        """The editor redrawn after its strokes were merged into the saved scribble (unchanged when none were)."""
+        if note.startswith("nothing new"):
+            return gr.skip()
+        return load_editor(studio.project, studio.current)
+
     def whole_page(status_text: str):
         p = studio.project
         if p is not None:
@@ -177,7 +187,7 @@ def build_app(studio: Studio):
             describe_weights(studio.opts),
             gr.update(choices=shot_choices(p), value=p.shots.index(p.shot_of(frame)) if p else None),
             gr.update(minimum=0, maximum=max(n - 1, 1), value=frame, step=1),
-            editor_value(p.frame(frame), p.scribble(frame)) if p else None,
+            load_editor(p, frame) if p else None,
             describe_keyframes(p),
             gr.update(minimum=0, maximum=max(n - 1, 1), value=min(frame + 1, n - 1), step=1),
             input_video(p) if p else None,
@@ -209,10 +219,11 @@ def build_app(studio: Studio):
         return whole_page(f"Opened {studio.project.input}.")
 
     def save_current(value) -> str:
+        """Merge the editor's strokes into the current keyframe's scribble file."""
         p = studio.need_project()
-        img = scribble_from_editor(value, p.size)
+        img = scribble_from_editor(value, p.scribble(studio.current))
         if img is None:
-            return "nothing painted on this frame"
+            return "nothing new painted on this frame"
         path = p.save_scribble(studio.current, img)
         if path is None:
             return f"frame {p.names[studio.current]} has no scribble (removed)"
@@ -228,7 +239,7 @@ def build_app(studio: Studio):
             studio.current = index
             shot = p.shots.index(p.shot_of(index))
             return (
-                editor_value(p.frame(index), p.scribble(index)),
+                load_editor(p, index),
                 describe_keyframes(p),
                 gr.update(value=shot),
                 f"frame {p.names[index]} (#{index}); previous frame: {note}",
@@ -248,16 +259,17 @@ def build_app(studio: Studio):
     def on_save(value):
         try:
             note = save_current(value)
-            return describe_keyframes(studio.project), note
+            p = studio.project
+            return load_editor(p, studio.current), describe_keyframes(p), note
         except SvcnetError as exc:
-            return gr.skip(), fail(exc)
+            return gr.skip(), gr.skip(), fail(exc)
 
     def on_clear():
         try:
             p = studio.need_project()
             p.save_scribble(studio.current, np.zeros((*p.size, 3), np.uint8))
             frame = studio.current
-            return editor_value(p.frame(frame), p.scribble(frame)), describe_keyframes(p), "scribble cleared"
+            return load_editor(p, frame), describe_keyframes(p), "scribble cleared"
         except SvcnetError as exc:
             return gr.skip(), gr.skip(), fail(exc)
 
@@ -269,13 +281,10 @@ def build_app(studio: Studio):
             out = studio.previewer().colorize_keyframe(p.frame(studio.current), p.scribble(studio.current))
             path = save_png(p.preview_path("keyframe.png"), out)
             took = time.perf_counter() - start
-            return (
-                str(path),
-                describe_keyframes(p),
-                f"{note}; preview of frame {p.names[studio.current]} in {took:.2f} s",
-            )
+            text = f"{note}; preview of frame {p.names[studio.current]} in {took:.2f} s"
+            return refreshed(note), str(path), describe_keyframes(p), text
         except SvcnetError as exc:
-            return gr.skip(), gr.skip(), fail(exc)
+            return gr.skip(), gr.skip(), gr.skip(), fail(exc)
 
     def on_carry(value, target):
         try:
@@ -291,23 +300,24 @@ def build_app(studio: Studio):
             carried = studio.previewer().carry(p.frames(order), p.scribble(key))[-1]
             path = save_png(p.preview_path("carried.png"), overlay(gray(p.frame(target)), carried))
             save_png(p.preview_path("carried_scribble.png"), carried)
-            return str(path), f"{note}; scribbles of frame {key} carried to frame {target} ({len(order) - 1} steps)"
+            text = f"{note}; scribbles of frame {key} carried to frame {target} ({len(order) - 1} steps)"
+            return refreshed(note), str(path), text
         except SvcnetError as exc:
-            return gr.skip(), fail(exc)
+            return gr.skip(), gr.skip(), fail(exc)
 
     def on_colorize(value):
         try:
             p = studio.need_project()
-            save_current(value)
+            note = save_current(value)
             missing = [n for n, t in weights_used(studio.opts).items() if t.startswith("missing")]
             if missing:
                 raise SvcnetError(weights_used(studio.opts)[missing[0]])
             if not p.keyframes():
                 raise SvcnetError("no scribbles painted yet: paint at least one keyframe first")
             st = jobs.start(p.folder, len(p), studio.opts, studio.work_size)
-            return progress_html(st), "colorize job started"
+            return refreshed(note), progress_html(st), "colorize job started"
         except SvcnetError as exc:
-            return gr.skip(), fail(exc)
+            return gr.skip(), gr.skip(), fail(exc)
 
     def on_tick(shown):
         p = studio.project
@@ -332,14 +342,20 @@ def build_app(studio: Studio):
         studio.opts = opts
         return describe_weights(opts), "checkpoints set"
 
-    def on_pick(ref, evt: gr.SelectData):
+    def on_pick(ref, value, evt: gr.SelectData):
         if ref is None:
             return gr.skip(), gr.skip()
         x, y = evt.index[:2]
         r, g, b = (int(v) for v in np.asarray(ref)[int(y), int(x), :3])
         hexc = f"#{r:02x}{g:02x}{b:02x}"
         brush = gr.Brush(colors=[hexc, *PALETTE], default_color=hexc, color_mode="defaults", default_size=6)
-        return gr.update(brush=brush), f"picked {hexc} from the reference image: it is the brush colour now"
+        try:  # a new brush resets the editor's layers: save them first and send them back
+            p = studio.need_project()
+            note = save_current(value)
+            frame = load_editor(p, studio.current)
+        except SvcnetError as exc:
+            return gr.update(brush=brush), fail(exc)
+        return gr.update(value=frame, brush=brush), f"picked {hexc} from the reference image ({note})"
 
     with gr.Blocks(title="svcnet studio", analytics_enabled=False) as demo:
         gr.Markdown("# svcnet studio — scribble-based video colorization")
@@ -362,7 +378,7 @@ def build_app(studio: Studio):
         with gr.Row():
             with gr.Column(scale=3):
                 editor = gr.ImageEditor(
-                    label="Paint scribbles on the keyframe",
+                    label="Paint scribbles on the keyframe (black removes saved scribble; Save merges the strokes)",
                     elem_id="editor",
                     image_mode="RGBA",
                     type="numpy",
@@ -403,14 +419,14 @@ def build_app(studio: Studio):
         open_btn.click(on_open, inputs=[input_path, project_path], outputs=page)
         frame.change(on_frame, inputs=[frame, editor], outputs=[editor, keyframes, shot, status])
         shot.change(on_shot, inputs=[shot], outputs=[frame])
-        save_btn.click(on_save, inputs=[editor], outputs=[keyframes, status])
+        save_btn.click(on_save, inputs=[editor], outputs=[editor, keyframes, status])
         clear_btn.click(on_clear, outputs=[editor, keyframes, status])
-        preview_btn.click(on_preview, inputs=[editor], outputs=[out_img, keyframes, status])
-        carry_btn.click(on_carry, inputs=[editor, carry_to], outputs=[carry_img, status])
-        colorize_btn.click(on_colorize, inputs=[editor], outputs=[job_html, status])
+        preview_btn.click(on_preview, inputs=[editor], outputs=[editor, out_img, keyframes, status])
+        carry_btn.click(on_carry, inputs=[editor, carry_to], outputs=[editor, carry_img, status])
+        colorize_btn.click(on_colorize, inputs=[editor], outputs=[editor, job_html, status])
         timer.tick(on_tick, inputs=[shown], outputs=[job_html, out_video, downloads, shown])
         ckpt_btn.click(on_ckpt, inputs=[cpnet_path, ssnet_path], outputs=[weights_md, status])
-        reference.select(on_pick, inputs=[reference], outputs=[editor, status])
+        reference.select(on_pick, inputs=[reference, editor], outputs=[editor, status])
     return demo
 
 
