@@ -67,7 +67,9 @@ def status(project_folder: Path) -> dict:
     state = read_state(project_folder)
     if state is None:
         return {"state": "none", "step": 0, "steps": 0, "message": "no colorize job yet"}
-    if state["state"] == "running" and not _alive(state["pid"]):
+    pid = state.get("pid")
+    starting = pid is None and time.time() - state.get("started", 0.0) < 60  # between the two writes of start()
+    if state["state"] == "running" and not starting and (pid is None or not _alive(pid)):
         state = read_state(project_folder) or state  # it may have finished just now
         if state["state"] == "running":
             state.update(state="failed", message=f"the job stopped without finishing; see {_log(project_folder)}")
