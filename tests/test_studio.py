@@ -179,6 +179,7 @@ def image_to_screen(pg, u: float, v: float, size=(256, 448)) -> tuple[float, flo
 
 
 def pick_palette_colour(pg, hex_colour: str) -> None:
+    wait_idle(pg, "#editor")
     pg.locator("#editor").get_by_role("button", name="Color", exact=True).click()
     pg.locator("#editor button.colorpicker").first.click()
     field = pg.locator("#editor .input-wrap input[type=text]").first
@@ -222,6 +223,7 @@ def save(pg, project: Path, strokes=None) -> np.ndarray:
 
 
 def tool(pg, name: str) -> None:
+    wait_idle(pg, "#editor")  # while the editor is busy its status overlay takes the clicks
     pg.locator("#editor").get_by_role("button", name=name, exact=True).click()
 
 

@@ -196,7 +196,6 @@ def build_app(studio: Studio):
             _downloads(p) if done else None,
             st.get("finished") if done else None,
             status_text,
-            gr.Timer(active=st["state"] == "running"),
         )
 
     def _result_video(p: Project, st: dict) -> str | None:
@@ -214,9 +213,9 @@ def build_app(studio: Studio):
         try:
             studio.open(input_path.strip(), project_dir.strip() or None)
         except SvcnetError as exc:
-            return (*[gr.skip()] * 12, fail(exc), gr.skip())
+            return (*[gr.skip()] * 12, fail(exc))
         except Exception as exc:  # unreadable files reach here as decoder errors
-            return (*[gr.skip()] * 12, fail(SvcnetError(f"cannot open {input_path}: {exc}")), gr.skip())
+            return (*[gr.skip()] * 12, fail(SvcnetError(f"cannot open {input_path}: {exc}")))
         return whole_page(f"Opened {studio.project.input}.")
 
     def save_current(value) -> str:
@@ -316,20 +315,19 @@ def build_app(studio: Studio):
             if not p.keyframes():
                 raise SvcnetError("no scribbles painted yet: paint at least one keyframe first")
             st = jobs.start(p.folder, len(p), studio.opts, studio.work_size)
-            return refreshed(note), progress_html(st), "colorize job started", gr.Timer(active=True)
+            return refreshed(note), progress_html(st), "colorize job started"
         except SvcnetError as exc:
-            return gr.skip(), gr.skip(), fail(exc), gr.skip()
+            return gr.skip(), gr.skip(), fail(exc)
 
     def on_tick(shown):
-        """The job's progress, every second while it runs (the timer stops when it has ended)."""
+        """The job's progress, every second."""
         p = studio.project
         if p is None:
-            return gr.skip(), gr.skip(), gr.skip(), shown, gr.Timer(active=False)
+            return gr.skip(), gr.skip(), gr.skip(), shown
         st = jobs.status(p.folder)
-        running = gr.Timer(active=st["state"] == "running")
         if st["state"] == "done" and st.get("finished") != shown:
-            return progress_html(st), _result_video(p, st), _downloads(p), st.get("finished"), running
-        return progress_html(st), gr.skip(), gr.skip(), shown, running
+            return progress_html(st), _result_video(p, st), _downloads(p), st.get("finished")
+        return progress_html(st), gr.skip(), gr.skip(), shown
 
     def on_ckpt(cpnet, ssnet):
         opts = WeightOptions(
@@ -414,10 +412,10 @@ def build_app(studio: Studio):
             out_video = gr.Video(label="Result", elem_id="result_video", interactive=False)
         downloads = gr.File(label="Downloads: mp4 and PNG frames (zip)", elem_id="downloads", file_count="multiple")
         shown = gr.State(None)
-        timer = gr.Timer(1.0, active=False)
+        timer = gr.Timer(1.0)
 
         page = [header, weights_md, shot, frame, editor, keyframes, carry_to, in_video, job_html, out_video, downloads]
-        page += [shown, status, timer]
+        page += [shown, status]
         demo.load(on_load, outputs=page)
         open_btn.click(on_open, inputs=[input_path, project_path], outputs=page)
         frame.change(on_frame, inputs=[frame, editor], outputs=[editor, keyframes, shot, status])
@@ -426,8 +424,8 @@ def build_app(studio: Studio):
         clear_btn.click(on_clear, outputs=[editor, keyframes, status])
         preview_btn.click(on_preview, inputs=[editor], outputs=[editor, out_img, keyframes, status])
         carry_btn.click(on_carry, inputs=[editor, carry_to], outputs=[editor, carry_img, status])
-        colorize_btn.click(on_colorize, inputs=[editor], outputs=[editor, job_html, status, timer])
-        timer.tick(on_tick, inputs=[shown], outputs=[job_html, out_video, downloads, shown, timer])
+        colorize_btn.click(on_colorize, inputs=[editor], outputs=[editor, job_html, status])
+        timer.tick(on_tick, inputs=[shown], outputs=[job_html, out_video, downloads, shown])
         ckpt_btn.click(on_ckpt, inputs=[cpnet_path, ssnet_path], outputs=[weights_md, status])
         reference.select(on_pick, inputs=[reference, editor], outputs=[editor, status])
     return demo
