@@ -202,22 +202,22 @@ def save(pg, project: Path, strokes=None) -> np.ndarray:
     """Draw ``strokes`` (a function of the page), press Save and read the keyframe's scribble file once the server has
     rewritten it (the editor is then redrawn with the merged scribble in its background). Right after the editor is
     redrawn, the canvas may drop the first strokes on a loaded machine: when Save finds nothing painted, the strokes
-    are drawn once more (drawing them twice gives the same pixels)."""
+    are drawn again, up to twice (drawing them twice gives the same pixels)."""
     path = project / "scribbles" / "00000.png"
-    for attempt in range(2):
+    for attempt in range(3):
         if strokes is not None:
             strokes(pg)
         before = path.stat().st_mtime_ns if path.is_file() else None
         pg.locator("#save").click()
         deadline = time.monotonic() + TIMEOUT / 1000
         while (path.stat().st_mtime_ns if path.is_file() else None) == before:
-            if "nothing new painted" in status_text(pg) and attempt == 0:
+            if "nothing new painted" in status_text(pg) and attempt < 2:
                 break
             assert time.monotonic() < deadline, f"Save did not write {path}; status: {status_text(pg)}"
             time.sleep(0.1)
         else:
             break
-        pg.wait_for_timeout(1000)
+        pg.wait_for_timeout(2000)
     wait_editor_ready(pg)
     return read_rgb(path)
 
