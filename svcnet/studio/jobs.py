@@ -1,0 +1,203 @@
+"""The colorize job of a project: ``svcnet colorize`` on the whole clip in a separate process, its state kept in the
+project folder (``job/job.json``) so a reloaded page, or a restarted studio, finds it again.
+
+Steps of a job: the painted keyframes are carried to every frame of their shot (``job/scribbles/<frame>.png``, one
+per frame, the format ``svcnet colorize --scribbles`` reads), then :func:`svcnet.infer.run.colorize_files` writes
+``job/result/`` (PNG frames, ``colorized.mp4``, ``metadata.json``), then ``job/frames.zip`` holds the PNG frames.
+Progress is read from the files the job has written so far (2 steps per frame).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from svcnet.data.atomic import atomic_path, write_text_atomic
+from svcnet.errors import InputError, SvcnetError
+from svcnet.infer.models import WeightOptions
+
+STATE = "job.json"
+LOG = "job.log"
+RESULT = "result"
+ZIP = "frames.zip"
+RUN_SCRIBBLES = "scribbles"
+
+_children: dict[int, subprocess.Popen] = {}
+
+
+def job_dir(project_folder: Path) -> Path:
+    return Path(project_folder) / "job"
+
+
+def read_state(project_folder: Path) -> dict | None:
+    path = job_dir(project_folder) / STATE
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_state(project_folder: Path, state: dict) -> None:
+    write_text_atomic(job_dir(project_folder) / STATE, json.dumps(state, indent=2) + "\n")
+
+
+def _alive(pid: int) -> bool:
+    child = _children.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def status(project_folder: Path) -> dict:
+    """The job's state (``none``, ``running``, ``done``, ``failed``), its progress ``step``/``steps`` and message."""
+    project_folder = Path(project_folder)
+    state = read_state(project_folder)
+    if state is None:
+        return {"state": "none", "step": 0, "steps": 0, "message": "no colorize job yet"}
+    pid = state.get("pid")
+    starting = pid is None and time.time() - state.get("started", 0.0) < 60  # between the two writes of start()
+    if state["state"] == "running" and not starting and (pid is None or not _alive(pid)):
+        state = read_state(project_folder) or state  # it may have finished just now
+        if state["state"] == "running":
+            state.update(state="failed", message=f"the job stopped without finishing; see {_log(project_folder)}")
+            _write_state(project_folder, state)
+    jd = job_dir(project_folder)
+    n = state["frames"]
+    if state["state"] == "done":
+        step = 2 * n
+    else:
+        scribbles = len(list((jd / RUN_SCRIBBLES).glob("*.png"))) if (jd / RUN_SCRIBBLES).is_dir() else 0
+        frames = len(list(jd.glob(f".{RESULT}.*.tmp/frames/*.png")))
+        step = min(scribbles, n) + frames
+    return {**state, "step": step, "steps": 2 * n}
+
+
+def _log(project_folder: Path) -> Path:
+    return job_dir(project_folder) / LOG
+
+
+def start(project_folder: Path, frames: int, opts: WeightOptions, work_size: tuple[int, int]) -> dict:
+    """Start the colorize job in a child process; InputError when one is already running."""
+    project_folder = Path(project_folder)
+    current = status(project_folder)
+    if current["state"] == "running":
+        raise InputError(
+            f"a colorize job is already running ({current['step']} of {current['steps']} steps); wait for it to finish"
+        )
+    jd = job_dir(project_folder)
+    for stale in (jd / RUN_SCRIBBLES, jd / ZIP):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+    jd.mkdir(parents=True, exist_ok=True)
+    request = {
+        "weights": {k: (str(v) if v is not None else None) for k, v in vars(opts).items()},
+        "work_size": list(work_size),
+    }
+    state = {"state": "running", "pid": None, "frames": frames, "request": request, "started": time.time()}
+    _write_state(project_folder, state)
+    with open(_log(project_folder), "wb") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "svcnet.studio.jobs", str(project_folder)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _children[child.pid] = child
+    state["pid"] = child.pid
+    _write_state(project_folder, state)
+    return status(project_folder)
+
+
+# ------------------------------------------------------------------------------------------------- the child side
+def carried_keyframes(project, previewer) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, uint8 RGB scribble) for every frame: each painted keyframe as painted, every other frame gets the
+    scribble of the nearest keyframe of its shot carried along the flow (a tie goes to the earlier keyframe); frames
+    of a shot without keyframes get none (black)."""
+    keys = sorted(project.keyframes())
+    for shot in project.shots:
+        inside = [k for k in keys if shot.start <= k < shot.end]
+        if not inside:
+            for i in range(shot.start, shot.end):
+                yield i, np.zeros((*project.size, 3), np.uint8)
+            continue
+        for j, k in enumerate(inside):
+            lo = shot.start if j == 0 else (inside[j - 1] + k) // 2 + 1
+            hi = shot.end if j == len(inside) - 1 else (k + inside[j + 1]) // 2 + 1
+            painted = project.scribble(k)
+            if lo < k:
+                back = previewer.carry(project.frames(list(range(k, lo - 1, -1))), painted)
+                for i, img in zip(range(k - 1, lo - 1, -1), back[1:]):
+                    yield i, img
+            yield k, painted
+            if k + 1 < hi:
+                fwd = previewer.carry(project.frames(list(range(k, hi))), painted)
+                for i, img in zip(range(k + 1, hi), fwd[1:]):
+                    yield i, img
+
+
+def write_zip(frames_dir: Path, dest: Path) -> None:
+    """The PNG frames in one zip (stored, fixed timestamps: the same frames give the same bytes)."""
+    with atomic_path(dest, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for png in sorted(frames_dir.glob("*.png")):
+            info = zipfile.ZipInfo(f"frames/{png.name}", date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(info, png.read_bytes())
+
+
+def run_job(project_folder: Path) -> None:
+    """The child: carry the keyframes, colourise the clip, zip the frames; the state file says how it ended."""
+    from svcnet.infer.run import ColorizeRequest, colorize_files
+    from svcnet.studio.preview import Previewer, save_png
+    from svcnet.studio.project import Project
+
+    state = read_state(project_folder)
+    request = state["request"]
+    opts = WeightOptions(**{k: (Path(v) if v else None) for k, v in request["weights"].items()})
+    work_size = tuple(request["work_size"])
+    try:
+        project = Project(json.loads((project_folder / "studio.json").read_text())["input"], project_folder)
+        if not project.keyframes():
+            raise InputError("no scribbles painted yet: paint at least one keyframe and save it")
+        previewer = Previewer(opts, work_size)
+        scribbles = job_dir(project_folder) / RUN_SCRIBBLES
+        for i, img in carried_keyframes(project, previewer):
+            save_png(scribbles / f"{project.names[i]}.png", img)
+        out = job_dir(project_folder) / RESULT
+        colorize_files(
+            ColorizeRequest(input=str(project.input), scribbles=str(scribbles), work_size=work_size),
+            out,
+            opts,
+            force=True,
+            progress=False,
+        )
+        write_zip(out / "frames", job_dir(project_folder) / ZIP)
+        state.update(state="done", message=f"colorized {len(project)} frames", finished=time.time())
+    except SvcnetError as exc:
+        state.update(state="failed", message=str(exc), finished=time.time())
+    except Exception as exc:
+        state.update(state="failed", message=f"{type(exc).__name__}: {exc}", finished=time.time())
+        _write_state(project_folder, state)
+        raise
+    _write_state(project_folder, state)
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_job(Path(sys.argv[1]))

@@ -1,0 +1,127 @@
+"""The studio's logic without a browser: project folders, the official scribble files, keyframes carried to every
+frame of their shot, the editor's layers, the job state after a dead worker."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from svcnet.data.frames import read_rgb, write_mp4
+from svcnet.errors import InputError
+from svcnet.infer.models import WeightOptions
+from svcnet.studio import jobs
+from svcnet.studio.preview import Previewer, weights_used
+from svcnet.studio.project import Project, default_project_dir
+
+DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis" / "blackswan" / "frames"
+RED, BLUE = (230, 25, 75), (30, 144, 255)
+
+
+@pytest.fixture()
+def still_clip(tmp_path) -> Path:
+    """7 copies of one demo frame (no motion: carried scribbles stay in place)."""
+    clip = tmp_path / "still"
+    clip.mkdir()
+    for i in range(7):
+        shutil.copy(sorted(DEMO.iterdir())[0], clip / f"{i:05d}.jpg")
+    return clip
+
+
+def square(size, colour, y=100, x=200) -> np.ndarray:
+    img = np.zeros((*size, 3), np.uint8)
+    img[y : y + 24, x : x + 40] = colour
+    return img
+
+
+def test_project_of_a_video_saves_official_scribbles(tmp_path):
+    frames = [read_rgb(p) for p in sorted(DEMO.iterdir())[:4]]
+    write_mp4(tmp_path / "clip.mp4", frames, fps=25)
+    p = Project(tmp_path / "clip.mp4")
+    assert p.folder == default_project_dir(tmp_path / "clip.mp4") == tmp_path / "clip.studio"
+    assert (p.names, p.size, [(s.start, s.end) for s in p.shots]) == (
+        ["00000", "00001", "00002", "00003"],
+        (256, 448),
+        [(0, 4)],
+    )
+    path = p.save_scribble(2, square(p.size, RED))
+    assert path == tmp_path / "clip.studio" / "scribbles" / "00002.png"
+    assert np.array_equal(read_rgb(path), square(p.size, RED)) and list(p.keyframes()) == [2]
+    assert p.save_scribble(2, np.zeros((256, 448, 3), np.uint8)) is None and p.keyframes() == {}
+    with pytest.raises(InputError, match="448x256"):
+        p.save_scribble(0, np.zeros((10, 10, 3), np.uint8))
+
+
+def test_project_folder_belongs_to_one_input(still_clip, tmp_path):
+    Project(still_clip, tmp_path / "proj")
+    other = tmp_path / "other"
+    shutil.copytree(still_clip, other)
+    with pytest.raises(InputError, match="belongs to"):
+        Project(other, tmp_path / "proj")
+
+
+def test_one_frame_clip_is_refused(tmp_path):
+    (tmp_path / "one").mkdir()
+    shutil.copy(sorted(DEMO.iterdir())[0], tmp_path / "one" / "0.jpg")
+    with pytest.raises(InputError, match="has 1 frame"):
+        Project(tmp_path / "one")
+
+
+def test_nearest_keyframe_is_carried_to_each_frame(still_clip, tmp_path):
+    p = Project(still_clip, tmp_path / "proj")
+    p.save_scribble(1, square(p.size, RED))
+    p.save_scribble(5, square(p.size, BLUE))
+    previewer = Previewer(WeightOptions(weights_dir=tmp_path / "no-weights"), (128, 224))
+    got = dict(jobs.carried_keyframes(p, previewer))
+    assert sorted(got) == list(range(7))
+    assert np.array_equal(got[1], square(p.size, RED)) and np.array_equal(got[5], square(p.size, BLUE))
+
+    def colour(img):
+        cs, n = np.unique(img[img.any(axis=2)], axis=0, return_counts=True)
+        return tuple(cs[n.argmax()])
+
+    # frames 0, 2 and 3 are nearer keyframe 1 (3 is a tie: the earlier keyframe wins), 4 and 6 nearer keyframe 5
+    assert [colour(got[i]) for i in range(7)] == [RED, RED, RED, RED, BLUE, BLUE, BLUE]
+    assert got[3][112, 220].tolist() == list(RED)  # a still clip: the square stays where it was painted
+
+
+def test_weights_report_says_what_is_missing(tmp_path):
+    text = weights_used(WeightOptions(weights_dir=tmp_path))
+    assert text["cpnet"].startswith("missing") and "cpnet_epoch1000_batchsize32.pth" in text["cpnet"]
+    assert text["pwcnet"].startswith("not found: optical flow by OpenCV DIS")
+
+
+def test_editor_strokes_are_merged_into_the_saved_scribble():
+    from svcnet.studio.app import editor_value, scribble_from_editor
+
+    frame = np.full((4, 6, 3), 90, np.uint8)
+    saved = np.zeros((4, 6, 3), np.uint8)
+    saved[0, 0] = BLUE
+    saved[3, 5] = BLUE
+    layer = np.zeros((4, 6, 4), np.uint8)
+    layer[1, 2] = (*RED, 255)
+    layer[2, 3] = (*BLUE, 0)  # transparent: not painted (or erased)
+    layer[3, 5] = (0, 0, 0, 255)  # a black stroke removes saved scribble
+    out = scribble_from_editor({"background": frame, "layers": [layer], "composite": None}, saved)
+    expected = np.zeros_like(saved)
+    expected[0, 0] = BLUE
+    expected[1, 2] = RED
+    assert np.array_equal(out, expected)
+    assert scribble_from_editor({"background": frame, "layers": [], "composite": None}, saved) is None
+    assert scribble_from_editor({"background": frame, "layers": [np.zeros((4, 6, 4), np.uint8)]}, saved) is None
+    value = editor_value(frame, out)
+    assert value["layers"] == [] and value["background"][1, 2].tolist() == list(RED)
+    assert value["background"][0, 1].tolist() == [90, 90, 90]
+
+
+def test_a_dead_worker_is_a_failed_job(tmp_path):
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / "job").mkdir()
+    state = {"state": "running", "pid": int(done.stdout), "frames": 3, "started": 0.0}
+    (tmp_path / "job" / "job.json").write_text(json.dumps(state))
+    st = jobs.status(tmp_path)
+    assert st["state"] == "failed" and "stopped without finishing" in st["message"]
+    assert json.loads((tmp_path / "job" / "job.json").read_text())["state"] == "failed"
