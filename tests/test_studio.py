@@ -4,6 +4,7 @@ carry, colourise (with a page reload while it runs), download, then bad inputs; 
 checks the missing-weights message. Screenshots of each step go to ``test-artifacts/studio/`` (their paths are
 printed)."""
 
+import json
 import os
 import shutil
 import socket
@@ -337,7 +338,9 @@ def test_colorize_survives_reload_plays_and_downloads(page, server, tmp_path):
         assert len(pngs) == 10
         first = cv2.imdecode(np.frombuffer(zf.read(pngs[0]), np.uint8), cv2.IMREAD_COLOR)
     assert first.shape == (256, 448, 3)
-    assert (project / "job" / "scribbles").is_dir() and len(list((project / "job" / "scribbles").glob("*.png"))) == 10
+    meta = json.loads((project / "job" / "result" / "metadata.json").read_text())
+    saved = sorted(int(p.stem) for p in (project / "scribbles").glob("*.png"))
+    assert meta["keyframes"] == [i for i, name in enumerate(meta["frames"]) if int(name) in saved] != []
 
 
 def test_pick_colour_from_reference_image(page, server, tmp_path):

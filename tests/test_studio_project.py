@@ -14,7 +14,7 @@ from svcnet.data.frames import read_rgb, write_mp4
 from svcnet.errors import InputError
 from svcnet.infer.models import WeightOptions
 from svcnet.studio import jobs
-from svcnet.studio.preview import Previewer, weights_used
+from svcnet.studio.preview import weights_used
 from svcnet.studio.project import Project, default_project_dir
 
 DEMO = Path(__file__).resolve().parents[1] / "datasets" / "demo" / "davis" / "blackswan" / "frames"
@@ -68,24 +68,6 @@ def test_one_frame_clip_is_refused(tmp_path):
     shutil.copy(sorted(DEMO.iterdir())[0], tmp_path / "one" / "0.jpg")
     with pytest.raises(InputError, match="has 1 frame"):
         Project(tmp_path / "one")
-
-
-def test_nearest_keyframe_is_carried_to_each_frame(still_clip, tmp_path):
-    p = Project(still_clip, tmp_path / "proj")
-    p.save_scribble(1, square(p.size, RED))
-    p.save_scribble(5, square(p.size, BLUE))
-    previewer = Previewer(WeightOptions(weights_dir=tmp_path / "no-weights"), (128, 224))
-    got = dict(jobs.carried_keyframes(p, previewer))
-    assert sorted(got) == list(range(7))
-    assert np.array_equal(got[1], square(p.size, RED)) and np.array_equal(got[5], square(p.size, BLUE))
-
-    def colour(img):
-        cs, n = np.unique(img[img.any(axis=2)], axis=0, return_counts=True)
-        return tuple(cs[n.argmax()])
-
-    # frames 0, 2 and 3 are nearer keyframe 1 (3 is a tie: the earlier keyframe wins), 4 and 6 nearer keyframe 5
-    assert [colour(got[i]) for i in range(7)] == [RED, RED, RED, RED, BLUE, BLUE, BLUE]
-    assert got[3][112, 220].tolist() == list(RED)  # a still clip: the square stays where it was painted
 
 
 def test_weights_report_says_what_is_missing(tmp_path):

@@ -1,35 +1,31 @@
 """The colorize job of a project: ``svcnet colorize`` on the whole clip in a separate process, its state kept in the
 project folder (``job/job.json``) so a reloaded page, or a restarted studio, finds it again.
 
-Steps of a job: the painted keyframes are carried to every frame of their shot (``job/scribbles/<frame>.png``, one
-per frame, the format ``svcnet colorize --scribbles`` reads), then :func:`svcnet.infer.run.colorize_files` writes
-``job/result/`` (PNG frames, ``colorized.mp4``, ``metadata.json``), then ``job/frames.zip`` holds the PNG frames.
-Progress is read from the files the job has written so far (2 steps per frame).
+Steps of a job: :func:`svcnet.infer.run.colorize_files` reads the project's keyframe scribbles (``scribbles/``, the
+format ``svcnet colorize --scribbles`` reads; each carried to the other frames of its shot as ``svcnet colorize``
+does) and writes ``job/result/`` (PNG frames, ``colorized.mp4``, ``metadata.json``), then ``job/frames.zip`` holds
+the PNG frames. Progress is read from the frames the job has written so far (one step per frame).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
 
 from svcnet.data.atomic import atomic_path, write_text_atomic
 from svcnet.errors import InputError, SvcnetError
 from svcnet.infer.models import WeightOptions
+from svcnet.infer.writers import WorkFolder
 
 STATE = "job.json"
 LOG = "job.log"
 RESULT = "result"
 ZIP = "frames.zip"
-RUN_SCRIBBLES = "scribbles"
 
 _children: dict[int, subprocess.Popen] = {}
 
@@ -77,12 +73,11 @@ def status(project_folder: Path) -> dict:
     jd = job_dir(project_folder)
     n = state["frames"]
     if state["state"] == "done":
-        step = 2 * n
+        step = n
     else:
-        scribbles = len(list((jd / RUN_SCRIBBLES).glob("*.png"))) if (jd / RUN_SCRIBBLES).is_dir() else 0
-        frames = len(list(jd.glob(f".{RESULT}.*.tmp/frames/*.png")))
-        step = min(scribbles, n) + frames
-    return {**state, "step": step, "steps": 2 * n}
+        written = WorkFolder(jd / RESULT).out_dir / "frames"
+        step = min(len(list(written.glob("*.png"))), n) if written.is_dir() else 0
+    return {**state, "step": step, "steps": n}
 
 
 def _log(project_folder: Path) -> Path:
@@ -98,11 +93,7 @@ def start(project_folder: Path, frames: int, opts: WeightOptions, work_size: tup
             f"a colorize job is already running ({current['step']} of {current['steps']} steps); wait for it to finish"
         )
     jd = job_dir(project_folder)
-    for stale in (jd / RUN_SCRIBBLES, jd / ZIP):
-        if stale.is_dir():
-            shutil.rmtree(stale)
-        elif stale.exists():
-            stale.unlink()
+    (jd / ZIP).unlink(missing_ok=True)
     jd.mkdir(parents=True, exist_ok=True)
     request = {
         "weights": {k: (str(v) if v is not None else None) for k, v in vars(opts).items()},
@@ -125,32 +116,6 @@ def start(project_folder: Path, frames: int, opts: WeightOptions, work_size: tup
 
 
 # ------------------------------------------------------------------------------------------------- the child side
-def carried_keyframes(project, previewer) -> Iterator[tuple[int, np.ndarray]]:
-    """(frame index, uint8 RGB scribble) for every frame: each painted keyframe as painted, every other frame gets the
-    scribble of the nearest keyframe of its shot carried along the flow (a tie goes to the earlier keyframe); frames
-    of a shot without keyframes get none (black)."""
-    keys = sorted(project.keyframes())
-    for shot in project.shots:
-        inside = [k for k in keys if shot.start <= k < shot.end]
-        if not inside:
-            for i in range(shot.start, shot.end):
-                yield i, np.zeros((*project.size, 3), np.uint8)
-            continue
-        for j, k in enumerate(inside):
-            lo = shot.start if j == 0 else (inside[j - 1] + k) // 2 + 1
-            hi = shot.end if j == len(inside) - 1 else (k + inside[j + 1]) // 2 + 1
-            painted = project.scribble(k)
-            if lo < k:
-                back = previewer.carry(project.frames(list(range(k, lo - 1, -1))), painted)
-                for i, img in zip(range(k - 1, lo - 1, -1), back[1:]):
-                    yield i, img
-            yield k, painted
-            if k + 1 < hi:
-                fwd = previewer.carry(project.frames(list(range(k, hi))), painted)
-                for i, img in zip(range(k + 1, hi), fwd[1:]):
-                    yield i, img
-
-
 def write_zip(frames_dir: Path, dest: Path) -> None:
     """The PNG frames in one zip (stored, fixed timestamps: the same frames give the same bytes)."""
     with atomic_path(dest, suffix=".zip") as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
@@ -160,10 +125,9 @@ def write_zip(frames_dir: Path, dest: Path) -> None:
 
 
 def run_job(project_folder: Path) -> None:
-    """The child: carry the keyframes, colourise the clip, zip the frames; the state file says how it ended."""
+    """The child: colourise the clip from the keyframes, zip the frames; the state file says how it ended."""
     from svcnet.infer.run import ColorizeRequest, colorize_files
-    from svcnet.studio.preview import Previewer, save_png
-    from svcnet.studio.project import Project
+    from svcnet.studio.project import SCRIBBLES, Project
 
     state = read_state(project_folder)
     request = state["request"]
@@ -173,13 +137,9 @@ def run_job(project_folder: Path) -> None:
         project = Project(json.loads((project_folder / "studio.json").read_text())["input"], project_folder)
         if not project.keyframes():
             raise InputError("no scribbles painted yet: paint at least one keyframe and save it")
-        previewer = Previewer(opts, work_size)
-        scribbles = job_dir(project_folder) / RUN_SCRIBBLES
-        for i, img in carried_keyframes(project, previewer):
-            save_png(scribbles / f"{project.names[i]}.png", img)
         out = job_dir(project_folder) / RESULT
         colorize_files(
-            ColorizeRequest(input=str(project.input), scribbles=str(scribbles), work_size=work_size),
+            ColorizeRequest(input=str(project.input), scribbles=str(project_folder / SCRIBBLES), work_size=work_size),
             out,
             opts,
             force=True,
