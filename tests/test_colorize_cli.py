@@ -38,21 +38,9 @@ def scribble(h: int = 50, w: int = 90, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory):
+def weights(random_weights_dir):
     """Random networks saved in the official layout under the official file names."""
-    from svcnet.infer.models import load_cpnet, load_pwcnet, load_ssnet
-    from svcnet.models.checkpoint import save_official
-
-    root = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    cpu = torch.device("cpu")
-    for name, net in (
-        ("cpnet", load_cpnet(None, cpu)),
-        ("ssnet", load_ssnet(None, cpu)),
-        ("pwcnet", load_pwcnet(None, cpu)),
-    ):
-        save_official(net, root / FILES[name])
-    return root
+    return random_weights_dir
 
 
 @pytest.fixture()

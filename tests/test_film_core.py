@@ -67,10 +67,11 @@ KEYS = {0: RED, 4: BLUE, 6: RED[:, ::-1]}
 
 
 @pytest.fixture(scope="module")
-def models(fake_ckpt_dir):
+def models(random_weights_dir):
     from svcnet.infer.models import WeightOptions, load_models
 
-    return load_models("svcnet", "dis", WeightOptions(weights_dir=fake_ckpt_dir), torch.device("cpu"), carry=True)[0]
+    opts = WeightOptions(weights_dir=random_weights_dir)
+    return load_models("svcnet", "dis", opts, torch.device("cpu"), carry=True)[0]
 
 
 def argv(frames, scribbles, out, weights) -> list[str]:
@@ -95,9 +96,9 @@ def l8_of(frames: list[np.ndarray]) -> list[torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def film_out(film, fake_ckpt_dir, tmp_path_factory):
+def film_out(film, random_weights_dir, tmp_path_factory):
     """The uninterrupted run of the two-shot film (shots found automatically)."""
-    return colorize(film / "frames", film / "keys", tmp_path_factory.mktemp("o") / "out", fake_ckpt_dir)
+    return colorize(film / "frames", film / "keys", tmp_path_factory.mktemp("o") / "out", random_weights_dir)
 
 
 def test_shots_are_never_crossed_and_the_nearest_keyframe_wins(film_out, models):
@@ -146,7 +147,7 @@ def test_carry_keyframes_nearest_wins_forward_and_backward(tmp_path):
     assert not black[0].any() and not black[1].any()  # a shot without keyframes has no scribble
 
 
-def test_per_frame_folder_and_single_image_give_the_single_clip_results(fake_ckpt_dir, models, tmp_path):
+def test_per_frame_folder_and_single_image_give_the_single_clip_results(random_weights_dir, models, tmp_path):
     """A scribble for every frame gives today's per-frame results; one first-frame image today's carried ones."""
     frames = demo_frames("blackswan", 3)
     scribbles = [np.roll(RED, 9 * i, axis=1) for i in range(3)]
@@ -154,14 +155,14 @@ def test_per_frame_folder_and_single_image_give_the_single_clip_results(fake_ckp
         write_png(tmp_path / "f" / f"{i}.png", img)
         write_png(tmp_path / "s" / f"{i}.png", scribbles[i])
     config = InferenceConfig(work_size=WORK)
-    out = colorize(tmp_path / "f", tmp_path / "s", tmp_path / "per_frame", fake_ckpt_dir)
+    out = colorize(tmp_path / "f", tmp_path / "s", tmp_path / "per_frame", random_weights_dir)
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["scribbles"]["mode"] == "one per frame"
     assert meta["shots"] == [{"start": 0, "end": 3, "keyframes": [0, 1, 2]}]
     today = colorize_clip(frames, scribbles, models, config)
     assert all(np.array_equal(a, b) for a, b in zip(today, out_frames(out), strict=True))
     write_png(tmp_path / "first.png", RED)
-    out = colorize(tmp_path / "f", tmp_path / "first.png", tmp_path / "first", fake_ckpt_dir, "--shots", "none")
+    out = colorize(tmp_path / "f", tmp_path / "first.png", tmp_path / "first", random_weights_dir, "--shots", "none")
     today = colorize_clip(frames, RED, models, config)
     assert all(np.array_equal(a, b) for a, b in zip(today, out_frames(out), strict=True))
 
@@ -185,13 +186,13 @@ def _run_and_kill(cmd: list[str], work: Path, after: int) -> None:
         proc.wait()
 
 
-def test_resume_after_sigkill_is_byte_identical(film, film_out, fake_ckpt_dir, tmp_path, caplog):
+def test_resume_after_sigkill_is_byte_identical(film, film_out, random_weights_dir, tmp_path, caplog):
     """Killed (SIGKILL) in the first shot, continued and killed again in the second, continued to the end: every
     PNG frame and metadata.json are the uninterrupted run's bytes (the video is encoded from those frames at the end;
     x264 can encode the same frames differently in another process: README, *Reproducibility*)."""
     out = tmp_path / "out"
     work = WorkFolder(out).root
-    cmd = argv(film / "frames", film / "keys", out, fake_ckpt_dir)
+    cmd = argv(film / "frames", film / "keys", out, random_weights_dir)
     _run_and_kill(cmd, work, 2)
     assert not out.exists() and work.is_dir()
     first = _frames_written(work)
@@ -252,7 +253,7 @@ def test_shot_detection_and_shot_lists(tmp_path):
         read_shot_list(tmp_path / "bad.txt", 25.0, 9)
 
 
-def test_shot_list_file_and_a_one_frame_shot(film, fake_ckpt_dir, tmp_path, caplog):
+def test_shot_list_file_and_a_one_frame_shot(film, random_weights_dir, tmp_path, caplog):
     """--shots FILE: three film frames cut by hand at 2 (a one-frame last shot without keyframe: CPNet's output, no
     scribble, a warning)."""
     (tmp_path / "cuts.txt").write_text("2\n")
@@ -264,7 +265,7 @@ def test_shot_list_file_and_a_one_frame_shot(film, fake_ckpt_dir, tmp_path, capl
             tmp_path / "frames",
             film / "keys" / "000.png",
             tmp_path / "out",
-            fake_ckpt_dir,
+            random_weights_dir,
             "--shots",
             str(tmp_path / "cuts.txt"),
         )

@@ -91,12 +91,12 @@ def clip(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights(fake_ckpt_dir, clip) -> Path:
+def weights(random_weights_dir, clip) -> Path:
     """Generated CPNet and SSNet checkpoints under the official names; no PWC-Net, so the flow is OpenCV DIS."""
     root = clip.parent / "weights"
     root.mkdir()
     for name in ("cpnet_epoch1000_batchsize32.pth", "ssnet_epoch2000_bs8.pth"):
-        (root / name).symlink_to(fake_ckpt_dir / name)
+        (root / name).symlink_to(random_weights_dir / name)
     return root
 
 

@@ -182,12 +182,12 @@ def test_encoding_is_deterministic(film, tmp_path):
     assert (tmp_path / "0.mp4").read_bytes() == (tmp_path / "1.mp4").read_bytes()
 
 
-def test_colorize_video_keeps_timing_and_sound(film, fake_ckpt_dir, tmp_path, capsys):
+def test_colorize_video_keeps_timing_and_sound(film, random_weights_dir, tmp_path, capsys):
     scribble = np.zeros((64, 112, 3), np.uint8)
     scribble[20:26, 30:36] = (230, 40, 30)
     write_png(tmp_path / "first.png", scribble)
     out = tmp_path / "out"
-    argv = ["colorize", str(film), "-s", str(tmp_path / "first.png"), "-o", str(out), "-w", str(fake_ckpt_dir)]
+    argv = ["colorize", str(film), "-s", str(tmp_path / "first.png"), "-o", str(out), "-w", str(random_weights_dir)]
     code = main([*argv, "--size", "64x112", "--device", "cpu", "--quiet"])
     assert code == 0, capsys.readouterr().err
     meta = json.loads((out / "metadata.json").read_text())
