@@ -110,20 +110,14 @@ def fake_ckpt_dir(shared_dir: Path, request) -> Path:
     return out
 
 
-OFFICIAL_NAMES = {
-    "cpnet": "cpnet_epoch1000_batchsize32.pth",
-    "ssnet": "ssnet_epoch2000_bs8.pth",
-    "pwcnet": "pwcNet-default.pytorch",
-}
-
-
 @pytest.fixture(scope="session")
 def random_weights_dir(request) -> Path:
     """Random CPNet, SSNet and PWC-Net (seed 0) of this repository's networks, saved in the official layout under the
-    official file names (what ``svcnet colorize --weights`` reads); made once, in pytest's cache folder, without
-    ../shared. For tests of the inference path, not of the values (parity tests use ``fake_ckpt_dir``)."""
+    source registry's file names (what ``svcnet colorize --weights`` reads); made once, in pytest's cache folder,
+    without ../shared. For tests of the inference path, not of the values (parity tests use ``fake_ckpt_dir``)."""
     from svcnet.infer.models import load_cpnet, load_pwcnet, load_ssnet
     from svcnet.models.checkpoint import save_official
+    from svcnet.sources import get_source
 
     out = Path(request.config.cache.mkdir("random_official_weights_seed0"))
     with FileLock(out.with_suffix(".lock")):
@@ -131,7 +125,7 @@ def random_weights_dir(request) -> Path:
             cpu = torch.device("cpu")
             for name, load in (("cpnet", load_cpnet), ("ssnet", load_ssnet), ("pwcnet", load_pwcnet)):
                 torch.manual_seed(0)
-                save_official(load(None, cpu), out / OFFICIAL_NAMES[name])
+                save_official(load(None, cpu), out / get_source(name).file)
             (out / "DONE").write_text("ok\n")
     return out
 

@@ -13,15 +13,11 @@ import torch
 
 from svcnet.cli import main
 from svcnet.data.frames import read_rgb, write_mp4, write_png
-from svcnet.sources import sha256_file
+from svcnet.sources import get_source, sha256_file
 
 torch.set_num_threads(2)
 SIZE = "64x128"
-FILES = {
-    "cpnet": "cpnet_epoch1000_batchsize32.pth",
-    "ssnet": "ssnet_epoch2000_bs8.pth",
-    "pwcnet": "pwcNet-default.pytorch",
-}
+FILES = {name: get_source(name).file for name in ("cpnet", "ssnet", "pwcnet")}
 
 
 def gray(i: int, h: int = 50, w: int = 90) -> np.ndarray:
