@@ -20,9 +20,8 @@ from filelock import FileLock
 
 FOLDER = "dagtest-run"  # under the session's temporary root, shared by the xdist workers
 # Not compared: files that record how long things took (the training folders' log.csv with it/s, summary.json,
-# TensorBoard events), the report (its training table shows that speed) and the video previews (x264 can encode the
-# same PNG frames differently in another process): README, *Reproducibility*.
-NOT_COMPARED = ("log.csv", "summary.json", "colorized.mp4")
+# TensorBoard events) and the report (its training table shows that speed): README, *Reproducibility*.
+NOT_COMPARED = ("log.csv", "summary.json")
 ROOT_MARK = b"<workspace>"  # what a workspace's own absolute path becomes in compared files (inference metadata)
 
 

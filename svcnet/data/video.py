@@ -7,8 +7,9 @@
   (``.mkv``, which stores times in milliseconds: frame times there are rounded to the millisecond); an audio codec
   neither takes is left out, which the returned description says.
 * Encoding runs the encoder and the pixel-format conversion on one thread (x264's choices depend on its thread count)
-  and the muxer writes no random or version-dependent fields (``fflags +bitexact``). x264 can still, rarely, encode
-  the same frames differently in another process (README, *Reproducibility*).
+  and the muxer writes no random or version-dependent fields (``fflags +bitexact``). On a CPU with AVX-512, x264 is
+  limited to AVX2 (:func:`x264_params`): its AVX-512 macroblock-tree code makes choices that depend on what was in
+  memory before, so the same frames gave other bytes from one encode to the next.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def encode_frames(
             stream.pix_fmt = pix_fmt
             stream.thread_count = 1  # x264's output depends on its thread count; one thread is the same everywhere
             if settings.codec.startswith("libx264"):
-                stream.options = {"crf": str(settings.crf), "preset": "medium"}
+                stream.options = {"crf": str(settings.crf), "preset": "medium", **x264_params()}
             if audio is not None:
                 audio.add_to(dst)
             for img in frames:
@@ -323,6 +324,25 @@ def encode_frames(
         "audio": None if audio is None else {"codec": audio.codec, "copied_packets": audio.copied},
         **({"audio_note": note} if note else {}),
     }
+
+
+def _has_avx512() -> bool:
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy's CPU table moved: read the kernel's, where there is one
+        try:
+            return " avx512f" in Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    return bool(__cpu_features__.get("AVX512F"))
+
+
+def x264_params(avx512: bool | None = None) -> dict[str, str]:
+    """The ``x264-params`` option that makes x264's output a function of its input: on a CPU with AVX-512 (``avx512``,
+    detected when None) the instruction set is capped at AVX2, which is as fast there; elsewhere nothing changes."""
+    if _has_avx512() if avx512 is None else avx512:
+        return {"x264-params": "asm=AVX2"}
+    return {}
 
 
 def _audio_source(audio_from: str | os.PathLike | None, fmt: str) -> tuple[_AudioCopy | None, str | None]:
