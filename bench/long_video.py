@@ -95,8 +95,10 @@ def rss_mib(pid: int) -> float | None:
 
 
 def frames_written(out: Path) -> int:
-    """PNG frames in the run's temporary output folder (a hidden sibling of ``out``) or in ``out``."""
-    return max((len(list(d.glob("frames/*.png"))) for d in out.parent.glob(f"*{out.name}*")), default=0)
+    """PNG frames written so far: in the run's work folder while it runs, in ``out`` once it is finished."""
+    from svcnet.infer.writers import WorkFolder
+
+    return max(len(list((d / "frames").glob("*.png"))) for d in (WorkFolder(out).out_dir, out))
 
 
 def run_colorize(video: Path, scribble: Path, weights: Path, out: Path, size: str, interval: float, log: Path) -> dict:
