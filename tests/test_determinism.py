@@ -180,7 +180,7 @@ def test_the_test_profile_run_twice_gives_the_same_bytes(dag_workspace, request)
     print("\n".join(f"{digest}  {rel}" for rel, digest in sorted(metrics.items())))  # the closing note quotes them
     assert len(metrics) == 4
     kinds = {Path(rel).suffix for rel in first}
-    assert {".json", ".pth", ".pt", ".png", ".mdb", ".csv"} <= kinds, kinds
+    assert {".json", ".pth", ".pt", ".png", ".mdb", ".csv", ".mp4"} <= kinds, kinds
     assert sorted(first) == sorted(second)
     assert [rel for rel in sorted(first) if first[rel] != second[rel]] == []
 
