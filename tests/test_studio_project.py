@@ -107,3 +107,51 @@ def test_a_dead_worker_is_a_failed_job(tmp_path):
     st = jobs.status(tmp_path)
     assert st["state"] == "failed" and "stopped without finishing" in st["message"]
     assert json.loads((tmp_path / "job" / "job.json").read_text())["state"] == "failed"
+
+
+def two_shot_clip(root: Path, n: int = 5) -> Path:
+    """``n`` frames of blackswan then ``n`` of car-shadow (named 00000…): a clip with a cut at frame ``n``."""
+    root.mkdir()
+    davis = DEMO.parents[1]
+    sources = sorted(DEMO.iterdir())[:n] + sorted((davis / "car-shadow" / "frames").iterdir())[:n]
+    for i, p in enumerate(sources):
+        shutil.copy(p, root / f"{i:05d}{p.suffix}")
+    return root
+
+
+def test_frames_are_read_on_demand_with_bounded_memory(tmp_path):
+    from svcnet.studio.project import CACHED_FRAMES
+
+    clip = two_shot_clip(tmp_path / "two", n=8)
+    p = Project(clip)
+    assert [(s.start, s.end) for s in p.shots] == [(0, 8), (8, 16)] and p.cached_frames == 0
+    for i in [*range(len(p)), 3, 15, 0]:
+        assert np.array_equal(p.frame(i), read_rgb(clip / f"{i:05d}.jpg"))
+        assert p.cached_frames <= CACHED_FRAMES < len(p)
+
+
+def test_video_frames_in_any_order(tmp_path):
+    from svcnet.data.frames import iter_video_frames
+    from svcnet.studio.project import CACHED_FRAMES
+
+    frames = [read_rgb(p)[::4, ::4] for p in sorted(DEMO.iterdir())[:24]]
+    write_mp4(tmp_path / "clip.mp4", frames, fps=25)
+    decoded = list(iter_video_frames(tmp_path / "clip.mp4"))
+    p = Project(tmp_path / "clip.mp4")
+    assert len(p) == 24 and p.size == (64, 112)
+    for i in [5, 6, 7, 23, 2, 2, 0, 12, 11, 23, 1]:  # forward, then backward and far jumps (seeks)
+        assert np.array_equal(p.frame(i), decoded[i]), i
+    assert p.cached_frames <= CACHED_FRAMES
+
+
+def test_a_shot_job_colorizes_only_its_frames(tmp_path):
+    from svcnet.studio.project import SCRIBBLES
+
+    clip = two_shot_clip(tmp_path / "two")
+    p = Project(clip, tmp_path / "proj")
+    assert [(s.start, s.end) for s in p.shots] == [(0, 5), (5, 10)]
+    request = jobs.colorize_request(p.folder, {"work_size": [64, 112], "span": [5, 10]})
+    assert (request.start_frame, request.max_frames, request.shots) == (5, 5, "none")
+    assert request.input == str(clip) and request.scribbles == str(p.folder / SCRIBBLES)
+    whole = jobs.colorize_request(p.folder, {"work_size": [64, 112], "span": None})
+    assert (whole.start_frame, whole.max_frames, whole.shots) == (0, None, "auto")
