@@ -130,16 +130,33 @@ def test_frames_are_read_on_demand_with_bounded_memory(tmp_path):
         assert p.cached_frames <= CACHED_FRAMES < len(p)
 
 
-def test_video_frames_in_any_order(tmp_path):
-    from svcnet.data.frames import iter_video_frames
-    from svcnet.studio.project import CACHED_FRAMES
+def write_gop_video(path: Path, frames: list[np.ndarray], gop: int) -> None:
+    """H.264 with a keyframe every ``gop`` frames and B-frames (decoding order differs from display order)."""
+    import av
 
-    frames = [read_rgb(p)[::4, ::4] for p in sorted(DEMO.iterdir())[:24]]
-    write_mp4(tmp_path / "clip.mp4", frames, fps=25)
+    with av.open(str(path), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.options = {"bf": "2", "sc_threshold": "0"}
+        for img in frames:
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        dst.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("gop", [4, 250])
+def test_video_frames_in_any_order(tmp_path, gop):
+    from svcnet.data.frames import iter_video_frames
+    from svcnet.studio.project import CACHED_FRAMES, SEEK_AFTER
+
+    frames = [read_rgb(p)[::4, ::4] for p in sorted(DEMO.iterdir())]  # 50
+    write_gop_video(tmp_path / "clip.mp4", frames, gop)
     decoded = list(iter_video_frames(tmp_path / "clip.mp4"))
     p = Project(tmp_path / "clip.mp4")
-    assert len(p) == 24 and p.size == (64, 112)
-    for i in [5, 6, 7, 23, 2, 2, 0, 12, 11, 23, 1]:  # forward, then backward and far jumps (seeks)
+    n = len(frames)
+    assert len(p) == n > SEEK_AFTER and p.size == (64, 112)
+    for i in [5, 6, 7, n - 1, 2, 2, 0, 13, 11, n - 2, 1, SEEK_AFTER, 9]:  # forward, backward, far jumps (seeks)
         assert np.array_equal(p.frame(i), decoded[i]), i
     assert p.cached_frames <= CACHED_FRAMES
 

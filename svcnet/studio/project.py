@@ -81,6 +81,7 @@ class VideoFrames:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pts: list[int] = []  # presentation timestamp of every frame, in order (filled by scan())
+        self._order: dict[int, int] | None = None  # timestamp -> frame index
         self._container = None
         self._decoded = None  # iterator of (index, frame) of the open decoding
         self._next = 0  # index of the frame the open decoding gives next
@@ -99,31 +100,35 @@ class VideoFrames:
             raise InputError(f"cannot decode video {self.path}: {exc}") from exc
 
     def read(self, index: int) -> np.ndarray:
+        """uint8 RGB frame ``index`` (from the keyframe before it, or from the start when the seek missed it)."""
         with self._lock:
-            if self._decoded is None or not self._next <= index < self._next + SEEK_AFTER:
-                self._seek(index)
-            for i, frame in self._decoded:
-                self._next = i + 1
-                if i == index:
-                    return frame.to_ndarray(format="rgb24")
+            for seek in (True, False):
+                if not seek or self._decoded is None or not self._next <= index < self._next + SEEK_AFTER:
+                    self._restart(index if seek else 0)
+                for i, frame in self._decoded:
+                    self._next = i + 1
+                    if i == index:
+                        return frame.to_ndarray(format="rgb24")
+                    if i > index:
+                        break
         raise InputError(f"frame {index} of {self.path} could not be decoded again")
 
-    def _seek(self, index: int) -> None:
-        import av
-
+    def _restart(self, index: int) -> None:
+        """A new decoding from the keyframe at or before frame ``index`` (from the start without timestamps)."""
         if self._container is None:
+            import av
+
             self._container = av.open(str(self.path))
         stream = self._container.streams.video[0]
-        timed = None not in self.pts
-        if timed:
-            self._container.seek(self.pts[index], stream=stream, backward=True, any_frame=False)
-        else:  # no timestamps: decode from the start
+        if None in self.pts or index == 0:
             self._container.seek(0, stream=stream)
-        order = {pts: i for i, pts in enumerate(self.pts)} if timed else None
-        frames = self._container.decode(stream)
-        self._decoded = (
-            (order[f.pts], f) if timed else (i, f) for i, f in enumerate(frames) if not timed or f.pts in order
-        )
+            self._decoded = enumerate(self._container.decode(stream))
+        else:
+            if self._order is None:
+                self._order = {pts: i for i, pts in enumerate(self.pts)}
+            self._container.seek(self.pts[index], stream=stream, backward=True, any_frame=False)
+            order = self._order
+            self._decoded = ((order[f.pts], f) for f in self._container.decode(stream) if f.pts in order)
         self._next = 0
 
     def close(self) -> None:
