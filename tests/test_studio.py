@@ -428,15 +428,21 @@ def open_in_page(pg, path: Path, project: Path) -> None:
     wait_editor_ready(pg)
 
 
-def colorize(pg, target: str) -> str:
-    """Choose what to colorize, press Colorize and wait for the job to end; its state (done or failed)."""
+def colorize(pg, project: Path, target: str) -> str:
+    """Choose what to colorize, press Colorize and wait until the page shows this job ended; its state (done or
+    failed). The job is told from an earlier one by its start time (``job.json``, shown in the page)."""
+    state_file = project / "job" / "job.json"
+    earlier = json.loads(state_file.read_text())["started"] if state_file.is_file() else None
     pg.locator("#target input").first.click()
     pg.get_by_role("option", name=target, exact=True).click()
     expect(pg.locator("#target input").first).to_have_value(target)
     pg.locator("#colorize").click()
-    wait_status(pg, "colorize job started")
-    pg.wait_for_selector("#job_state[data-state=done], #job_state[data-state=failed]", timeout=COLORIZE_TIMEOUT)
-    return pg.locator("#job_state").get_attribute("data-state")
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while (started := json.loads(state_file.read_text())["started"] if state_file.is_file() else None) == earlier:
+        assert time.monotonic() < deadline, f"no colorize job started; status: {status_text(pg)}"
+        time.sleep(0.1)
+    ended = f"#job_state[data-started='{started:.3f}']:is([data-state=done], [data-state=failed])"
+    return pg.wait_for_selector(ended, timeout=COLORIZE_TIMEOUT).get_attribute("data-state")
 
 
 def download_results(pg, folder: Path) -> dict[str, Path]:
@@ -476,7 +482,7 @@ def test_video_with_sound_end_to_end(page, tmp_path):
     pick_palette_colour(page, "#e6194b")
     scribble = save(page, project, lambda pg: stroke(pg, (50, 75), (150, 75), size=(128, 224)))
     assert scribble.shape == (128, 224, 3) and scribble.any()
-    assert colorize(page, "whole clip (10 frames)") == "done"
+    assert colorize(page, project, "whole clip (10 frames)") == "done"
     shot(page, "08-video-colorized")
     names = download_results(page, tmp_path)
     src, dst = probe_video(video), probe_video(names[".mp4"])
@@ -518,7 +524,7 @@ def test_failed_job_then_one_shot(page, server, weights, tmp_path):
     page.locator("#cpnet_path textarea, #cpnet_path input").first.fill(str(corrupt))
     page.locator("#use_ckpt").click()
     wait_status(page, "checkpoints set")
-    assert colorize(page, "shot 2: frames 5–9") == "failed"
+    assert colorize(page, project, "shot 2: frames 5–9") == "failed"
     error = page.locator("#job_error")
     expect(error).to_contain_text("⚠ colorize failed: cannot read checkpoint")
     assert "Traceback" not in page.locator("#job").inner_text()
@@ -530,7 +536,7 @@ def test_failed_job_then_one_shot(page, server, weights, tmp_path):
     page.locator("#cpnet_path textarea, #cpnet_path input").first.fill("")
     page.locator("#use_ckpt").click()
     wait_status(page, "checkpoints set")
-    assert colorize(page, "shot 2: frames 5–9") == "done"
+    assert colorize(page, project, "shot 2: frames 5–9") == "done"
     shot(page, "10-shot-colorized")
     state = json.loads((project / "job" / "job.json").read_text())
     assert state["request"]["span"] == [5, 10] and state["request"]["what"] == "shot 2: frames 5–9"

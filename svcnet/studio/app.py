@@ -131,7 +131,7 @@ def progress_html(st: dict) -> str:
         msg = f"<div id='job_error'>⚠ colorize failed: {msg}</div>"
     elapsed = (st.get("finished") or time.time()) - st.get("started", time.time())
     return (
-        f"<div id='job_state' data-state='{st['state']}'>"
+        f"<div id='job_state' data-state='{st['state']}' data-started='{st.get('started', 0.0):.3f}'>"
         f"<progress id='job_bar' value='{st['step']}' max='{steps}' style='width:100%'></progress>"
         f"<div>{text} ({what}): {st['step']} / {steps} steps ({pct} %), {elapsed:.1f} s. {msg}</div></div>"
     )
