@@ -234,6 +234,10 @@ def test_frame_range_of_a_video_keeps_its_names_and_sound(weights, tmp_path, cap
     assert [data for _, data in got] == [data for _, data in wanted] and len(wanted) > 5
     # in place to the millisecond: mp4 keeps the gap before the first packet in its edit list, in milliseconds
     assert all(abs(t - u) <= Fraction(1, 1000) for (t, _), (u, _) in zip(got, wanted))
+    code, err = run(
+        ["colorize", str(video), "-s", str(keys), "-o", str(tmp_path / "x"), *base, "--start-frame", "10"], capsys
+    )
+    assert code == 2 and "--start-frame 10 is past the last frame" in err and "(10 frames)" in err
 
 
 def test_cpnet_method_single_frame(weights, tmp_path, capsys):
