@@ -17,11 +17,15 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from svcnet.data.atomic import atomic_path, write_text_atomic
 from svcnet.errors import InputError, SvcnetError
 from svcnet.infer.models import WeightOptions
 from svcnet.infer.writers import WorkFolder
+
+if TYPE_CHECKING:
+    from svcnet.infer.run import ColorizeRequest
 
 STATE = "job.json"
 LOG = "job.log"
@@ -137,7 +141,7 @@ def write_zip(frames_dir: Path, dest: Path) -> None:
             zf.writestr(info, png.read_bytes())
 
 
-def colorize_request(project_folder: Path, request: dict):
+def colorize_request(project_folder: Path, request: dict) -> ColorizeRequest:
     """The ``svcnet colorize`` request of a job: the project's input and keyframe scribbles, the whole clip with its
     shots found as the studio finds them, or one shot's frames as one shot."""
     from svcnet.infer.run import ColorizeRequest
