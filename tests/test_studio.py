@@ -1,8 +1,10 @@
 """``svcnet studio`` in a real browser: Debian's Chromium driven by Playwright, the server in a subprocess on a free
 port of 127.0.0.1 (started before the browser). One page goes through the steps in order: paint a stroke, preview,
-carry, colourise (with a page reload while it runs), download, then bad inputs; a second server without weights
-checks the missing-weights message. Screenshots of each step go to ``test-artifacts/studio/`` (their paths are
-printed)."""
+carry, colourise (with a page reload while it runs), download, bad inputs, then a video with sound opened in the page
+end to end, and a two-shot clip whose job first fails on a corrupt checkpoint, then colourises shot 2 alone; a second
+server without weights checks the missing-weights message. Waits are on what the page shows (Playwright's waiting
+expectations, the job state's start time), with generous limits for the colorize jobs on a busy machine.
+Screenshots of each step go to ``test-artifacts/studio/`` (their paths are printed)."""
 
 import json
 import os
@@ -496,7 +498,7 @@ def test_video_with_sound_end_to_end(page, tmp_path):
     assert zip_frames(names[".zip"]) == [f"{i:05d}" for i in range(10)]
 
 
-def test_failed_job_then_one_shot(page, server, weights, tmp_path):
+def test_failed_job_then_one_shot(page, server, tmp_path):
     """A corrupt CPNet checkpoint makes the job fail: a ⚠ message in the page, the server keeps serving; then with
     good weights, shot 2 of a two-shot clip is colorized alone: the downloads hold exactly its frames."""
     import av
