@@ -7,7 +7,9 @@ against the same run through the CLI.
   preview image).
 * Colorize: 10 frames of the demo clip blackswan at 256×448. Page: click Colorize until the page shows the job done
   (the job runs ``svcnet colorize``'s library call in a child process). CLI: ``svcnet colorize`` in a subprocess on
-  the per-frame scribbles the page's job wrote, same weights and working size.
+  the project's keyframe scribbles, same weights and working size.
+* One shot: a clip of 5 blackswan frames then 5 car-shadow frames (a cut at frame 5), shot 2 chosen in the page and
+  colorized alone, against ``svcnet colorize --start-frame 5 --max-frames 5 --shots none``.
 
 Weights: ``--weights DIR`` (official names), else CPNet and SSNet with random values (seed 0) in a temporary folder;
 the flow is OpenCV DIS unless DIR holds PWC-Net. Speed does not depend on the weights' values.
@@ -113,6 +115,54 @@ def page_runs(clip: Path, project: Path, weights: Path, env: dict) -> tuple[list
     return clicks[1:], colorize
 
 
+def two_shot_clip(root: Path, n: int) -> Path:
+    """``n`` frames of blackswan then ``n`` of car-shadow, named 00000…: a cut at frame ``n``."""
+    root.mkdir(parents=True)
+    other = DEMO.parents[1] / "car-shadow" / "frames"
+    for i, p in enumerate(sorted(DEMO.iterdir())[:n] + sorted(other.iterdir())[:n]):
+        shutil.copy(p, root / f"{i:05d}{p.suffix}")
+    return root
+
+
+def page_shot_run(clip: Path, project: Path, weights: Path, env: dict, target: str) -> float:
+    """Colorize one shot from the page: choose it, click Colorize until the page shows the job done."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from playwright.sync_api import sync_playwright
+    from test_studio import colorize, start_server, stop_server, wait_editor_ready
+
+    os.environ.update(env)
+    proc, url = start_server(project.parent, [str(clip), "--project", str(project), "--weights", str(weights)])
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(600_000)
+            page.goto(url)
+            wait_editor_ready(page)
+            start = time.perf_counter()
+            state = colorize(page, project, target)
+            took = time.perf_counter() - start
+            browser.close()
+    finally:
+        stop_server(proc)
+    if state != "done":
+        raise RuntimeError(f"the shot job {state}: see {project / 'job' / 'job.log'}")
+    return took
+
+
+def cli_run(args: list[str], env: dict) -> float:
+    """``svcnet colorize ARGS`` in a subprocess: seconds from process start to exit."""
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "svcnet", "colorize", *args, "--quiet"],
+        check=True,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", type=Path, default=None)
@@ -151,33 +201,24 @@ def main() -> None:
             f"(min {min(clicks):.3f}, max {max(clicks):.3f})"
         )
         print(f"colorize {args.frames} frames at 256x448 from the page (click until done): {page_colorize:.1f} s")
-        out = tmp / "cli-out"
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "svcnet",
-                "colorize",
-                str(clip),
-                "--scribbles",
-                str(project / "job" / "scribbles"),
-                "--out",
-                str(out),
-                "--weights",
-                str(weights),
-                "--quiet",
-            ],
-            check=True,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        cli = cli_run(
+            [str(clip), "-s", str(project / "scribbles"), "-o", str(tmp / "cli-out"), "-w", str(weights)], env
         )
-        cli = time.perf_counter() - start
         print(
             f"colorize {args.frames} frames at 256x448 through the CLI (process start to exit): {cli:.1f} s "
             f"(page / CLI = {page_colorize / cli:.2f})"
         )
+        n = args.frames // 2
+        two = two_shot_clip(tmp / "two", n)
+        shot_project = tmp / "two.studio"
+        key = sorted(two.iterdir())[n]
+        write_png(shot_project / "scribbles" / f"{key.stem}.png", scribble_for(read_rgb(key)))
+        page_shot = page_shot_run(two, shot_project, weights, env, f"shot 2: frames {n}–{2 * n - 1}")
+        print(f"colorize shot 2 ({n} frames of a {2 * n}-frame clip) from the page: {page_shot:.1f} s")
+        shot_args = ["--start-frame", str(n), "--max-frames", str(n), "--shots", "none"]
+        scribbles = str(shot_project / "scribbles")
+        cli = cli_run([str(two), "-s", scribbles, "-o", str(tmp / "cli-shot"), "-w", str(weights), *shot_args], env)
+        print(f"the same shot through the CLI (--start-frame): {cli:.1f} s (page / CLI = {page_shot / cli:.2f})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

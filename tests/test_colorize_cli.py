@@ -144,6 +144,102 @@ def test_colorize_video_carried_scribble_dis(weights, tmp_path, capsys):
     assert "pwcnet" not in meta["weights"] and meta["scribbles"]["mode"].startswith("carried")
 
 
+def test_frame_range_is_the_range_alone(clip, weights, tmp_path, capsys):
+    """--start-frame 2 --max-frames 3 gives exactly what a folder holding only those frames gives (scribbles of the
+    other frames are ignored)."""
+    frames, scr = clip
+    alone_frames, alone_scr = tmp_path / "alone", tmp_path / "alone_scr"
+    alone_frames.mkdir()
+    alone_scr.mkdir()
+    for i in (10, 11, 12):
+        (alone_frames / f"{i}.png").write_bytes((frames / f"{i}.png").read_bytes())
+    (alone_scr / "11.png").write_bytes((scr / "11.png").read_bytes())
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for i in (9, 11, 13):  # keyframes before, in and after the range
+        (keys / f"{i}.png").write_bytes((scr / f"{i}.png").read_bytes())
+    base = ["--weights", str(weights), "--size", SIZE, "--device", "cpu", "--quiet", "--flow", "dis"]
+    code, err = run(
+        [
+            "colorize",
+            str(frames),
+            "-s",
+            str(keys),
+            "-o",
+            str(tmp_path / "range"),
+            *base,
+            "--start-frame",
+            "2",
+            "--max-frames",
+            "3",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    code, err = run(
+        ["colorize", str(alone_frames), "-s", str(alone_scr), "-o", str(tmp_path / "alone_out"), *base], capsys
+    )
+    assert code == 0, err
+    meta = json.loads((tmp_path / "range" / "metadata.json").read_text())
+    assert meta["frames"] == ["10", "11", "12"] and meta["keyframes"] == [1]
+    assert meta["request"]["start_frame"] == 2 and meta["request"]["max_frames"] == 3
+    for i in (10, 11, 12):
+        a, b = (
+            read_rgb(tmp_path / "range" / "frames" / f"{i}.png"),
+            read_rgb(tmp_path / "alone_out" / "frames" / f"{i}.png"),
+        )
+        assert np.array_equal(a, b)
+    code, err = run(
+        ["colorize", str(frames), "-s", str(keys), "-o", str(tmp_path / "x"), *base, "--start-frame", "7"], capsys
+    )
+    assert code == 2 and "--start-frame 7 is past the last frame" in err
+
+
+def test_frame_range_of_a_video_keeps_its_names_and_sound(weights, tmp_path, capsys):
+    """A range of a video with sound: frames named by their number in the video, the exact rate, and the input's
+    audio packets that start in the range, at their times relative to the range's first frame."""
+    from fractions import Fraction
+
+    import av
+    from media import write_test_video
+
+    from svcnet.data.video import probe_video
+
+    fps = Fraction(24000, 1001)
+    video = tmp_path / "film.mp4"
+    write_test_video(video, [np.repeat(gray(i, 48, 80)[:, :, None], 3, 2) for i in range(10)], fps, 10)
+    keys = tmp_path / "keys"
+    write_png(keys / "00005.png", scribble(48, 80))
+    write_png(keys / "00001.png", scribble(48, 80))  # before the range: ignored
+    out = tmp_path / "out"
+    base = ["-w", str(weights), "--size", SIZE, "--device", "cpu", "--quiet", "--flow", "dis"]
+    code, err = run(
+        ["colorize", str(video), "-s", str(keys), "-o", str(out), *base, "--start-frame", "4", "--max-frames", "4"],
+        capsys,
+    )
+    assert code == 0, err
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["frames"] == ["00004", "00005", "00006", "00007"] and meta["keyframes"] == [1]
+    info = probe_video(out / "colorized.mp4")
+    assert info.frames == 4 and info.fps == fps and info.audio.codec == "aac"
+
+    def packets(path):
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            return [(p.pts * p.time_base, bytes(p)) for p in container.demux(stream) if p.size]
+
+    start, end = Fraction(4) / fps, Fraction(8) / fps
+    wanted = [(t - start, data) for t, data in packets(video) if start <= t < end]
+    got = packets(out / "colorized.mp4")
+    assert [data for _, data in got] == [data for _, data in wanted] and len(wanted) > 5
+    # in place to the millisecond: mp4 keeps the gap before the first packet in its edit list, in milliseconds
+    assert all(abs(t - u) <= Fraction(1, 1000) for (t, _), (u, _) in zip(got, wanted))
+    code, err = run(
+        ["colorize", str(video), "-s", str(keys), "-o", str(tmp_path / "x"), *base, "--start-frame", "10"], capsys
+    )
+    assert code == 2 and "--start-frame 10 is past the last frame" in err and "(10 frames)" in err
+
+
 def test_cpnet_method_single_frame(weights, tmp_path, capsys):
     frames = tmp_path / "one"
     write_png(frames / "0.png", np.repeat(gray(0)[:, :, None], 3, 2))

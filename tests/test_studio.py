@@ -1,8 +1,10 @@
 """``svcnet studio`` in a real browser: Debian's Chromium driven by Playwright, the server in a subprocess on a free
 port of 127.0.0.1 (started before the browser). One page goes through the steps in order: paint a stroke, preview,
-carry, colourise (with a page reload while it runs), download, then bad inputs; a second server without weights
-checks the missing-weights message. Screenshots of each step go to ``test-artifacts/studio/`` (their paths are
-printed)."""
+carry, colourise (with a page reload while it runs), download, bad inputs, then a video with sound opened in the page
+end to end, and a two-shot clip whose job first fails on a corrupt checkpoint, then colourises shot 2 alone; a second
+server without weights checks the missing-weights message. Waits are on what the page shows (Playwright's waiting
+expectations, the job state's start time), with generous limits for the colorize jobs on a busy machine.
+Screenshots of each step go to ``test-artifacts/studio/`` (their paths are printed)."""
 
 import json
 import os
@@ -36,6 +38,7 @@ SIZE = (64, 112)  # working size of the test runs (H, W): small, the clip is col
 STROKE_RGB = (230, 25, 75)  # the palette's first colour, #e6194b
 STROKE = ((100, 150), (300, 150))  # image pixels (x, y) of the stroke's ends
 TIMEOUT = 60_000
+COLORIZE_TIMEOUT = 300_000  # a colorize job on 2 shared, possibly busy cores
 
 
 def free_port() -> int:
@@ -161,10 +164,16 @@ def status_text(pg) -> str:
 
 
 def wait_status(pg, text: str) -> str:
+    """The status once it holds ``text``; the toast that comes with a ⚠ message is dismissed (it would cover the
+    buttons at the top for 10 s)."""
     pg.wait_for_function(
         "(t) => (document.querySelector('#status textarea')?.value || '').includes(t)", arg=text, timeout=TIMEOUT
     )
-    return status_text(pg)
+    status = status_text(pg)
+    if status.startswith("⚠"):
+        pg.locator("[data-testid=toast-close]").first.wait_for(state="attached")
+        pg.evaluate("document.querySelectorAll('[data-testid=toast-close]').forEach((b) => b.click())")
+    return status
 
 
 def image_to_screen(pg, u: float, v: float, size=(256, 448)) -> tuple[float, float]:
@@ -190,29 +199,30 @@ def pick_palette_colour(pg, hex_colour: str) -> None:
     pg.locator("#project").click()
 
 
-def stroke(pg, start: tuple[int, int], end: tuple[int, int]) -> None:
-    """Drag the mouse from image pixel ``start`` to ``end`` (x, y) with the active tool."""
-    (x0, y0), (x1, y1) = image_to_screen(pg, *start), image_to_screen(pg, *end)
+def stroke(pg, start: tuple[int, int], end: tuple[int, int], size=(256, 448)) -> None:
+    """Drag the mouse from image pixel ``start`` to ``end`` (x, y) with the active tool (frames of ``size``)."""
+    (x0, y0), (x1, y1) = image_to_screen(pg, *start, size=size), image_to_screen(pg, *end, size=size)
     pg.mouse.move(x0, y0)
     pg.mouse.down()
-    pg.mouse.move(x1, y1, steps=20)
+    pg.mouse.move(x1, y1, steps=5)
     pg.mouse.up()
 
 
-def save(pg, project: Path, strokes=None) -> np.ndarray:
+def save(pg, project: Path, strokes=None, frame: str = "00000") -> np.ndarray:
     """Draw ``strokes`` (a function of the page), press Save and read the keyframe's scribble file once the server has
     rewritten it (the editor is then redrawn with the merged scribble in its background). Right after the editor is
     redrawn, the canvas may drop the first strokes on a loaded machine: when Save finds nothing painted, the strokes
     are drawn again, up to twice (drawing them twice gives the same pixels)."""
-    path = project / "scribbles" / "00000.png"
+    path = project / "scribbles" / f"{frame}.png"
     for attempt in range(3):
         if strokes is not None:
             strokes(pg)
-        before = path.stat().st_mtime_ns if path.is_file() else None
+        before, before_text = (path.stat().st_mtime_ns if path.is_file() else None), status_text(pg)
         pg.locator("#save").click()
         deadline = time.monotonic() + TIMEOUT / 1000
         while (path.stat().st_mtime_ns if path.is_file() else None) == before:
-            if "nothing new painted" in status_text(pg) and attempt < 2:
+            text = status_text(pg)
+            if "nothing new painted" in text and text != before_text and attempt < 2:  # this Save's answer
                 break
             assert time.monotonic() < deadline, f"Save did not write {path}; status: {status_text(pg)}"
             time.sleep(0.1)
@@ -316,7 +326,7 @@ def test_colorize_survives_reload_plays_and_downloads(page, server, tmp_path):
     wait_editor_ready(page)
     page.locator("#job_bar").wait_for()  # the job's progress is shown again after the reload
     shot(page, "04-colorizing")
-    page.wait_for_selector("#job_state[data-state=done]", timeout=180_000)
+    page.wait_for_selector("#job_state[data-state=done]", timeout=COLORIZE_TIMEOUT)
     page.wait_for_function(
         "() => { const v = document.querySelector('#result_video video'); return v && v.readyState >= 2; }"
     )
@@ -410,3 +420,129 @@ def test_missing_weights_is_a_message(browser, clip, tmp_path):
         context.close()
     finally:
         stop_server(proc)
+
+
+def open_in_page(pg, path: Path, project: Path) -> None:
+    pg.locator("#input_path textarea, #input_path input").first.fill(str(path))
+    pg.locator("#project_path textarea, #project_path input").first.fill(str(project))
+    pg.locator("#open").click()
+    wait_status(pg, f"Opened {path}")
+    wait_editor_ready(pg)
+
+
+def colorize(pg, project: Path, target: str) -> str:
+    """Choose what to colorize, press Colorize and wait until the page shows this job ended; its state (done or
+    failed). The job is told from an earlier one by its start time (``job.json``, shown in the page)."""
+    state_file = project / "job" / "job.json"
+    earlier = json.loads(state_file.read_text())["started"] if state_file.is_file() else None
+    pg.locator("#target input").first.click()
+    pg.get_by_role("option", name=target, exact=True).click()
+    expect(pg.locator("#target input").first).to_have_value(target)
+    pg.locator("#colorize").click()
+    deadline = time.monotonic() + TIMEOUT / 1000
+    while (started := json.loads(state_file.read_text())["started"] if state_file.is_file() else None) == earlier:
+        assert time.monotonic() < deadline, f"no colorize job started; status: {status_text(pg)}"
+        time.sleep(0.1)
+    ended = f"#job_state[data-started='{started:.3f}']:is([data-state=done], [data-state=failed])"
+    return pg.wait_for_selector(ended, timeout=COLORIZE_TIMEOUT).get_attribute("data-state")
+
+
+def download_results(pg, folder: Path) -> dict[str, Path]:
+    """The mp4 and the zip offered once the job is done, downloaded through the page."""
+    links = pg.locator("#downloads a")
+    expect(links).to_have_count(2)
+    names = {}
+    for i in range(2):
+        with pg.expect_download() as d:
+            links.nth(i).click()
+        path = folder / d.value.suggested_filename
+        d.value.save_as(path)
+        names[path.suffix] = path
+    return names
+
+
+def zip_frames(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as zf:
+        return sorted(Path(n).stem for n in zf.namelist() if n.endswith(".png"))
+
+
+def test_video_with_sound_end_to_end(page, tmp_path):
+    """A 10-frame 23.976 fps video with an AAC track: the downloaded mp4 has its frame count, exact rate and audio."""
+    from fractions import Fraction
+
+    import av
+    from media import write_test_video
+
+    from svcnet.data.video import probe_video
+
+    fps = Fraction(24000, 1001)
+    frames = [cv2.resize(read_rgb(p), (224, 128), interpolation=cv2.INTER_AREA) for p in sorted(DEMO.iterdir())[:10]]
+    video = tmp_path / "film.mp4"
+    write_test_video(video, frames, fps, 10)
+    project = tmp_path / "film.studio"
+    open_in_page(page, video, project)
+    pick_palette_colour(page, "#e6194b")
+    scribble = save(page, project, lambda pg: stroke(pg, (50, 75), (150, 75), size=(128, 224)))
+    assert scribble.shape == (128, 224, 3) and scribble.any()
+    assert colorize(page, project, "whole clip (10 frames)") == "done"
+    shot(page, "08-video-colorized")
+    names = download_results(page, tmp_path)
+    src, dst = probe_video(video), probe_video(names[".mp4"])
+    assert (dst.frames, dst.fps, dst.audio) == (10, fps, src.audio) and src.audio is not None
+
+    def audio_packets(path):
+        with av.open(str(path)) as container:
+            return [(p.pts * p.time_base, bytes(p)) for p in container.demux(container.streams.audio[0]) if p.size]
+
+    assert audio_packets(names[".mp4"]) == audio_packets(video)
+    assert zip_frames(names[".zip"]) == [f"{i:05d}" for i in range(10)]
+
+
+def test_failed_job_then_one_shot(page, server, tmp_path):
+    """A corrupt CPNet checkpoint makes the job fail: a ⚠ message in the page, the server keeps serving; then with
+    good weights, shot 2 of a two-shot clip is colorized alone: the downloads hold exactly its frames."""
+    import av
+
+    url, _ = server
+    clip = tmp_path / "two"
+    clip.mkdir()
+    davis = DEMO.parents[1]
+    for i, p in enumerate(sorted(DEMO.iterdir())[:5] + sorted((davis / "car-shadow" / "frames").iterdir())[:5]):
+        shutil.copy(p, clip / f"{i:05d}.jpg")
+    project = tmp_path / "two.studio"
+    open_in_page(page, clip, project)
+    expect(page.locator("#project")).to_contain_text("2 shot(s)")
+    field = page.locator("#frame input[type=number]")
+    field.fill("5")
+    field.press("Enter")
+    wait_status(page, "frame 00005 (#5)")
+    wait_editor_ready(page)
+    pick_palette_colour(page, "#e6194b")
+    save(page, project, lambda pg: stroke(pg, *STROKE), frame="00005")
+
+    corrupt = tmp_path / "corrupt.pth"
+    corrupt.write_bytes(b"\0" * 4096)
+    page.locator("button.label-wrap", has_text="Weights").click()  # open the Weights accordion
+    page.locator("#cpnet_path textarea, #cpnet_path input").first.fill(str(corrupt))
+    page.locator("#use_ckpt").click()
+    wait_status(page, "checkpoints set")
+    assert colorize(page, project, "shot 2: frames 5–9") == "failed"
+    error = page.locator("#job_error")
+    expect(error).to_contain_text("⚠ colorize failed: cannot read checkpoint")
+    assert "Traceback" not in page.locator("#job").inner_text()
+    assert json.loads((project / "job" / "job.json").read_text())["state"] == "failed"
+    shot(page, "09-job-failed")
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert r.status == 200
+
+    page.locator("#cpnet_path textarea, #cpnet_path input").first.fill("")
+    page.locator("#use_ckpt").click()
+    wait_status(page, "checkpoints set")
+    assert colorize(page, project, "shot 2: frames 5–9") == "done"
+    shot(page, "10-shot-colorized")
+    state = json.loads((project / "job" / "job.json").read_text())
+    assert state["request"]["span"] == [5, 10] and state["request"]["what"] == "shot 2: frames 5–9"
+    names = download_results(page, tmp_path)
+    assert zip_frames(names[".zip"]) == [f"{i:05d}" for i in range(5, 10)]
+    with av.open(str(names[".mp4"])) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 5

@@ -107,3 +107,68 @@ def test_a_dead_worker_is_a_failed_job(tmp_path):
     st = jobs.status(tmp_path)
     assert st["state"] == "failed" and "stopped without finishing" in st["message"]
     assert json.loads((tmp_path / "job" / "job.json").read_text())["state"] == "failed"
+
+
+def two_shot_clip(root: Path, n: int = 5) -> Path:
+    """``n`` frames of blackswan then ``n`` of car-shadow (named 00000…): a clip with a cut at frame ``n``."""
+    root.mkdir()
+    davis = DEMO.parents[1]
+    sources = sorted(DEMO.iterdir())[:n] + sorted((davis / "car-shadow" / "frames").iterdir())[:n]
+    for i, p in enumerate(sources):
+        shutil.copy(p, root / f"{i:05d}{p.suffix}")
+    return root
+
+
+def test_frames_are_read_on_demand_with_bounded_memory(tmp_path):
+    from svcnet.studio.project import CACHED_FRAMES
+
+    clip = two_shot_clip(tmp_path / "two", n=8)
+    p = Project(clip)
+    assert [(s.start, s.end) for s in p.shots] == [(0, 8), (8, 16)] and p.cached_frames == 0
+    for i in [*range(len(p)), 3, 15, 0]:
+        assert np.array_equal(p.frame(i), read_rgb(clip / f"{i:05d}.jpg"))
+        assert p.cached_frames <= CACHED_FRAMES < len(p)
+
+
+def write_gop_video(path: Path, frames: list[np.ndarray], gop: int) -> None:
+    """H.264 with a keyframe every ``gop`` frames and B-frames (decoding order differs from display order)."""
+    import av
+
+    with av.open(str(path), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop
+        stream.options = {"bf": "2", "sc_threshold": "0"}
+        for img in frames:
+            dst.mux(stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        dst.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("gop", [4, 250])
+def test_video_frames_in_any_order(tmp_path, gop):
+    from svcnet.data.frames import iter_video_frames
+    from svcnet.studio.project import CACHED_FRAMES, SEEK_AFTER
+
+    frames = [read_rgb(p)[::4, ::4] for p in sorted(DEMO.iterdir())]  # 50
+    write_gop_video(tmp_path / "clip.mp4", frames, gop)
+    decoded = list(iter_video_frames(tmp_path / "clip.mp4"))
+    p = Project(tmp_path / "clip.mp4")
+    n = len(frames)
+    assert len(p) == n > SEEK_AFTER and p.size == (64, 112)
+    for i in [5, 6, 7, n - 1, 2, 2, 0, 13, 11, n - 2, 1, SEEK_AFTER, 9]:  # forward, backward, far jumps (seeks)
+        assert np.array_equal(p.frame(i), decoded[i]), i
+    assert p.cached_frames <= CACHED_FRAMES
+
+
+def test_a_shot_job_colorizes_only_its_frames(tmp_path):
+    from svcnet.studio.project import SCRIBBLES
+
+    clip = two_shot_clip(tmp_path / "two")
+    p = Project(clip, tmp_path / "proj")
+    assert [(s.start, s.end) for s in p.shots] == [(0, 5), (5, 10)]
+    request = jobs.colorize_request(p.folder, {"work_size": [64, 112], "span": [5, 10]})
+    assert (request.start_frame, request.max_frames, request.shots) == (5, 5, "none")
+    assert request.input == str(clip) and request.scribbles == str(p.folder / SCRIBBLES)
+    whole = jobs.colorize_request(p.folder, {"work_size": [64, 112], "span": None})
+    assert (whole.start_frame, whole.max_frames, whole.shots) == (0, None, "auto")

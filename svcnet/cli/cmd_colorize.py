@@ -97,7 +97,16 @@ def register(app: typer.Typer) -> None:
         video_quality: int = typer.Option(
             DEFAULT_CRF, "--video-quality", help="x264 crf 0-51, lower is better (ignored by ffv1)."
         ),
-        max_frames: int = typer.Option(None, "--max-frames", help="Only the first N frames."),
+        max_frames: int = typer.Option(None, "--max-frames", help="Only the first N frames (from --start-frame)."),
+        start_frame: int = typer.Option(
+            0,
+            "--start-frame",
+            help=(
+                "Start at frame N of INPUT (0-based; with --max-frames, a range such as one shot). Frames keep their "
+                "names (a video's are its frame numbers); a video's audio is cut at the audio packet at or after "
+                "the start."
+            ),
+        ),
         no_video: bool = typer.Option(False, "--no-video", help="Write PNG frames and metadata only."),
         force: bool = typer.Option(False, "--force", help="Redo a run whose finished output is already in OUT."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -119,6 +128,7 @@ def register(app: typer.Typer) -> None:
             work_size=parse_size(size),
             lightness=lightness,
             max_frames=max_frames,
+            start_frame=start_frame,
             fps=fps,
             video=not no_video,
             video_codec=video_codec,

@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         pwcnet: Path = typer.Option(None, "--pwcnet", help="PWC-Net checkpoint file (else OpenCV DIS flow)."),
         size: str = typer.Option("256x448", "--size", help="Working size H x W for previews and colorize runs."),
     ) -> None:
-        """Start the scribble studio: paint scribbles on keyframes, preview them, colourise and download."""
+        """Start the scribble studio: paint scribbles on keyframes, preview them, colourise the clip or one shot and
+        download the result (mp4 with the input's sound, PNG frames)."""
         try:
             from svcnet.studio.app import Studio, serve
         except ImportError as exc:

@@ -214,13 +214,16 @@ def _even(img: np.ndarray) -> np.ndarray:
 class _AudioCopy:
     """Packets of the first audio stream of a file, copied into an output stream in time order."""
 
-    def __init__(self, path: Path, video_start: Fraction) -> None:
+    def __init__(self, path: Path, video_start: Fraction, skip: Fraction = Fraction(0)) -> None:
         self.container = _open(path)
         self.stream = self.container.streams.audio[0]
         self.codec = self.stream.codec_context.name
-        self._shift = round(video_start / self.stream.time_base)  # keep the audio in sync with the first frame
+        # keep the audio in sync with the first frame (after ``skip`` seconds of the input's video)
+        self._shift = round((video_start + skip) / self.stream.time_base)
         self._packets = (p for p in self.container.demux(self.stream) if p.size and p.dts is not None)
         self._next = next(self._packets, None)
+        while skip and self._next is not None and self._next.pts < self._shift:  # audio before the first frame
+            self._next = next(self._packets, None)
         self.out = None
         self.copied = 0
 
@@ -249,13 +252,14 @@ def encode_video(
     fps: Fraction,
     settings: VideoSettings = VideoSettings(),
     audio_from: str | os.PathLike | None = None,
+    audio_skip: Fraction = Fraction(0),
 ) -> dict:
     """Encode the image files ``frame_paths`` (in order) into ``out``: :func:`encode_frames` on their pixels."""
     from svcnet.data.frames import read_rgb
 
     if not frame_paths:
         raise InputError(f"no frames to encode into {out}")
-    return encode_frames((read_rgb(p) for p in frame_paths), out, fps, settings, audio_from)
+    return encode_frames((read_rgb(p) for p in frame_paths), out, fps, settings, audio_from, audio_skip)
 
 
 def encode_frames(
@@ -264,17 +268,20 @@ def encode_frames(
     fps: Fraction | float | str,
     settings: VideoSettings = VideoSettings(),
     audio_from: str | os.PathLike | None = None,
+    audio_skip: Fraction = Fraction(0),
 ) -> dict:
     """Encode uint8 RGB frames (one size) into ``out`` (``.mp4`` or ``.mkv``, see :func:`output_suffix`), frame ``i``
     at ``i / fps`` exactly, copying the first audio stream of ``audio_from`` when it has one (its packets that start
-    before the last frame ends). Atomic; returns a description of the result for metadata."""
+    before the last frame ends). ``audio_skip``: the frames start that many seconds into ``audio_from``'s video (a
+    range of its frames); its audio packets that start before are left out, the others keep their place relative to
+    the frames. Atomic; returns a description of the result for metadata."""
     import av
 
     out = Path(out)
     fps = parse_fps(fps)
     if out.suffix not in CONTAINERS:
         raise InputError(f"video output {out} must end in {' or '.join(CONTAINERS)}")
-    audio, note = _audio_source(audio_from, CONTAINERS[out.suffix])
+    audio, note = _audio_source(audio_from, CONTAINERS[out.suffix], Fraction(audio_skip))
     pix_fmt = settings.pixel_format
     time_base = 1 / fps
     count, size = 0, None
@@ -345,7 +352,9 @@ def x264_params(avx512: bool | None = None) -> dict[str, str]:
     return {}
 
 
-def _audio_source(audio_from: str | os.PathLike | None, fmt: str) -> tuple[_AudioCopy | None, str | None]:
+def _audio_source(
+    audio_from: str | os.PathLike | None, fmt: str, skip: Fraction = Fraction(0)
+) -> tuple[_AudioCopy | None, str | None]:
     """The audio stream to copy (None when there is none) and a note when it cannot go into the container."""
     if audio_from is None:
         return None, None
@@ -356,4 +365,4 @@ def _audio_source(audio_from: str | os.PathLike | None, fmt: str) -> tuple[_Audi
         note = f"audio not copied: the {fmt} container does not take {info.audio.codec} audio"
         log.warning("%s (%s)", note, audio_from)
         return None, note
-    return _AudioCopy(Path(audio_from), info.start), None
+    return _AudioCopy(Path(audio_from), info.start, skip), None

@@ -43,12 +43,13 @@ class Clip:
     names: list[str] | None = None  # None for a video (known while decoding)
     paths: list[Path] = field(default_factory=list)
     limit: int | None = None
+    offset: int = 0  # index in the input of the clip's frame 0 (a folder's names and paths start there already)
 
     def frames(self, start: int = 0) -> Iterator[tuple[str, np.ndarray]]:
         """(name, uint8 RGB H×W×3) in numeric order from frame ``start`` on; every frame is checked for the clip's
-        size. A video is decoded from its beginning (the frames before ``start`` are skipped)."""
+        size. A video is decoded from its beginning (the frames before ``offset + start`` are skipped)."""
         if self.is_video:
-            source = ((f"{i:05d}", img) for i, img in enumerate(iter_video_frames(self.source)))
+            source = ((self.name(i), img) for i, img in enumerate(iter_video_frames(self.source, self.offset)))
             source = itertools.islice(source, start, None)
         else:
             source = ((name, read_rgb(p)) for name, p in zip((self.names or [])[start:], self.paths[start:]))
@@ -65,8 +66,8 @@ class Clip:
             yield name, img
 
     def name(self, index: int) -> str:
-        """The name of frame ``index`` (its file stem, or ``00000``… for a video)."""
-        return self.names[index] if self.names is not None else f"{index:05d}"
+        """The name of frame ``index`` (its file stem, or its number in the video, ``00000``…)."""
+        return self.names[index] if self.names is not None else f"{self.offset + index:05d}"
 
     @property
     def count(self) -> int | None:
@@ -76,13 +77,21 @@ class Clip:
         return len(self.names) if self.limit is None else min(len(self.names), self.limit)
 
 
-def open_clip(path: str | os.PathLike, limit: int | None = None, fps: float | Fraction | None = None) -> Clip:
-    """A folder of frames (all headers checked: readable, one size) or a video file; InputError otherwise."""
+def open_clip(
+    path: str | os.PathLike, limit: int | None = None, fps: float | Fraction | None = None, offset: int = 0
+) -> Clip:
+    """A folder of frames (all headers checked: readable, one size) or a video file; InputError otherwise. The clip
+    starts at frame ``offset`` of the input (0-based) and has at most ``limit`` frames."""
     path = Path(path)
     if limit is not None and limit < 1:
         raise InputError(f"--max-frames must be at least 1, got {limit}")
+    if offset < 0:
+        raise InputError(f"--start-frame must be at least 0, got {offset}")
     if path.is_dir():
         paths = list_frames(path)
+        if offset >= len(paths):
+            raise InputError(f"--start-frame {offset} is past the last frame of {path} ({len(paths)} frames)")
+        paths = paths[offset:]
         if limit is not None:
             paths = paths[:limit]
         size = image_size(paths[0])
@@ -93,15 +102,25 @@ def open_clip(path: str | os.PathLike, limit: int | None = None, fps: float | Fr
                     f"frame {p} is {s[1]}x{s[0]} but {paths[0].name} is {size[1]}x{size[0]}; "
                     f"all frames of a clip must have the same size"
                 )
-        return Clip(path, False, size, fps or 25.0, [p.stem for p in paths], paths, limit)
+        return Clip(path, False, size, fps or 25.0, [p.stem for p in paths], paths, limit, offset)
     if path.is_file() and is_video_file(path):
-        return Clip(path, True, None, fps or video_fps(path), None, [], limit)
+        if offset:
+            _check_video_offset(path, offset)
+        return Clip(path, True, None, fps or video_fps(path), None, [], limit, offset)
     if path.is_file():
         raise InputError(
             f"input {path} is neither a folder of frames nor a video file "
             f"({', '.join(s for s in ('.mp4', '.avi', '.mov', '.mkv', '.webm'))}, ...)"
         )
     raise InputError(f"input not found: {path}")
+
+
+def _check_video_offset(path: Path, offset: int) -> None:
+    from svcnet.data.video import probe_video
+
+    frames = probe_video(path).frames
+    if offset >= frames:
+        raise InputError(f"--start-frame {offset} is past the last frame of {path} ({frames} frames)")
 
 
 def _scribble_key(stem: str) -> str:
@@ -147,7 +166,8 @@ class Scribbles:
         if clip.names is not None:
             keys = {_scribble_key(n): i for i, n in enumerate(clip.names[: clip.count])}
             return {keys[k]: p for k, p in self.per_frame.items() if k in keys}
-        found = {int(k): p for k, p in self.per_frame.items() if k.isdigit()}  # video frames are 00000, 00001, ...
+        # video frames are 00000, 00001, ... counted from the input's first frame
+        found = {int(k) - clip.offset: p for k, p in self.per_frame.items() if k.isdigit() and int(k) >= clip.offset}
         return dict(sorted(found.items()))
 
 
@@ -198,7 +218,7 @@ def open_scribbles(
                 continue
             _check_scribble_size(scribbles.path_for(name), clip.size, work_size)
         extra = sorted(set(index) - set(wanted))
-        if extra and clip.limit is None:
+        if extra and clip.limit is None and clip.offset == 0:
             raise InputError(
                 f"scribble count mismatch: {len(index)} scribble images in {path} for {len(wanted)} "
                 f"frames in {clip.source} (e.g. {index[extra[0]].name} matches no frame)"

@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,7 @@ class ColorizeRequest:
     work_size: tuple[int, int] = (256, 448)
     lightness: str = DEFAULT_LIGHTNESS
     max_frames: int | None = None
+    start_frame: int = 0  # the clip starts at this frame of the input (0-based); with max_frames, a range of frames
     fps: str | None = None  # exact output rate (25, 24000/1001); None: the input video's, or 25
     video: bool = True
     video_codec: str = DEFAULT_CODEC
@@ -123,7 +125,7 @@ def colorize_files(
     )
     previous = previous_metadata(out)
     fps = parse_fps(request.fps) if request.fps is not None else None
-    clip = open_clip(request.input, limit=request.max_frames, fps=fps)
+    clip = open_clip(request.input, limit=request.max_frames, fps=fps, offset=request.start_frame)
     scribbles = open_scribbles(request.scribbles, clip, config.work_size, keyframes=True)
     shots_option(request.shots)
     if clip.count is not None and config.method == "svcnet":
@@ -251,6 +253,7 @@ class _FilmRun:
             request.video,
             VideoSettings(request.video_codec, request.video_quality),
             _audio_source(clip, request.fps),
+            Fraction(clip.offset) / parse_fps(clip.fps),  # a range of the input: its audio from the range's start
         )
         self.shots: list[Shot] = []
         self.n: int | None = None

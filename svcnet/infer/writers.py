@@ -73,6 +73,7 @@ class ClipWriter:
         video: bool,
         settings: VideoSettings = VideoSettings(),
         audio_from: Path | None = None,
+        audio_skip: Fraction = Fraction(0),
     ) -> None:
         self.root = root
         self.frames_dir = root / FRAMES
@@ -81,6 +82,7 @@ class ClipWriter:
         self._video = video
         self._settings = settings
         self._audio_from = audio_from
+        self._audio_skip = audio_skip  # seconds of audio_from before the first frame (a range of its frames)
         self.names: list[str] = []
         self._seen: set[str] = set()
 
@@ -107,7 +109,9 @@ class ClipWriter:
             audio = probe_video(self._audio_from).audio if self._audio_from is not None else None
             name = f"{Path(VIDEO).stem}{output_suffix(self._settings, audio.codec if audio else None)}"
             paths = [self.frames_dir / f"{n}.png" for n in self.names]
-            encoding = encode_video(paths, self.root / name, self._fps, self._settings, self._audio_from)
+            encoding = encode_video(
+                paths, self.root / name, self._fps, self._settings, self._audio_from, self._audio_skip
+            )
         video = encoding["file"] if encoding else None
         meta = {"tool": TOOL, **metadata, "frames": self.names, "video": video, "video_encoding": encoding}
         write_text_atomic(self.root / METADATA, json.dumps(meta, indent=2) + "\n")

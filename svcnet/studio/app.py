@@ -5,6 +5,7 @@ a second tab) finds the same project, scribbles and job. User errors (bad input,
 become a message in the page's status box and a toast; the server keeps serving.
 """
 
+import html
 import os
 import time
 from dataclasses import dataclass, field
@@ -124,19 +125,37 @@ def progress_html(st: dict) -> str:
     steps = max(st["steps"], 1)
     pct = round(100 * st["step"] / steps)
     text = {"running": "colorizing", "done": "done", "failed": "failed"}[st["state"]]
-    msg = st.get("message") or ""
+    what = html.escape((st.get("request") or {}).get("what", "whole clip"))
+    msg = html.escape(st.get("message") or "")
+    if st["state"] == "failed":
+        msg = f"<div id='job_error'>⚠ colorize failed: {msg}</div>"
     elapsed = (st.get("finished") or time.time()) - st.get("started", time.time())
     return (
-        f"<div id='job_state' data-state='{st['state']}'>"
+        f"<div id='job_state' data-state='{st['state']}' data-started='{st.get('started', 0.0):.3f}'>"
         f"<progress id='job_bar' value='{st['step']}' max='{steps}' style='width:100%'></progress>"
-        f"<div>{text}: {st['step']} / {steps} steps ({pct} %), {elapsed:.1f} s. {msg}</div></div>"
+        f"<div>{text} ({what}): {st['step']} / {steps} steps ({pct} %), {elapsed:.1f} s. {msg}</div></div>"
     )
 
 
 def shot_choices(p: Project | None) -> list[tuple[str, int]]:
     if p is None:
         return []
-    return [(f"shot {i + 1}: frames {s.start}–{s.end - 1}", i) for i, s in enumerate(p.shots)]
+    return [(shot_label(p, i), i) for i in range(len(p.shots))]
+
+
+def shot_label(p: Project, i: int) -> str:
+    s = p.shots[i]
+    return f"shot {i + 1}: frames {s.start}–{s.end - 1}"
+
+
+WHOLE_CLIP = -1  # the colorize target for the whole clip (else a shot's number)
+
+
+def target_choices(p: Project | None) -> list[tuple[str, int]]:
+    """What Colorize runs on: the whole clip (the default) or one shot."""
+    if p is None:
+        return [("whole clip", WHOLE_CLIP)]
+    return [(f"whole clip ({len(p)} frames)", WHOLE_CLIP), *shot_choices(p)]
 
 
 # ------------------------------------------------------------------------------------------------------- page
@@ -155,7 +174,7 @@ def build_app(studio: Studio):
         if not path.is_file():
             from svcnet.data.frames import write_mp4
 
-            write_mp4(path, p.frames(list(range(len(p)))), fps=p.clip.fps)
+            write_mp4(path, p.frames(range(len(p))), fps=p.clip.fps)
         return str(path)
 
     def allow(p: Project) -> None:
@@ -195,6 +214,7 @@ def build_app(studio: Studio):
             _result_video(p, st) if done else None,
             _downloads(p) if done else None,
             st.get("finished") if done else None,
+            gr.update(choices=target_choices(p), value=WHOLE_CLIP),
             status_text,
         )
 
@@ -213,9 +233,9 @@ def build_app(studio: Studio):
         try:
             studio.open(input_path.strip(), project_dir.strip() or None)
         except SvcnetError as exc:
-            return (*[gr.skip()] * 12, fail(exc))
+            return (*[gr.skip()] * 13, fail(exc))
         except Exception as exc:  # unreadable files reach here as decoder errors
-            return (*[gr.skip()] * 12, fail(SvcnetError(f"cannot open {input_path}: {exc}")))
+            return (*[gr.skip()] * 13, fail(SvcnetError(f"cannot open {input_path}: {exc}")))
         return whole_page(f"Opened {studio.project.input}.")
 
     def save_current(value) -> str:
@@ -242,7 +262,8 @@ def build_app(studio: Studio):
                 load_editor(p, index),
                 describe_keyframes(p),
                 gr.update(value=shot),
-                f"frame {p.names[index]} (#{index}); previous frame: {note}",
+                f"frame {p.names[index]} (#{index})"
+                + ("" if note.startswith("nothing new") else f"; previous frame: {note}"),
             )
         except SvcnetError as exc:
             return gr.skip(), gr.skip(), gr.skip(), fail(exc)
@@ -305,7 +326,7 @@ def build_app(studio: Studio):
         except SvcnetError as exc:
             return gr.skip(), gr.skip(), fail(exc)
 
-    def on_colorize(value):
+    def on_colorize(value, target):
         try:
             p = studio.need_project()
             note = save_current(value)
@@ -314,8 +335,14 @@ def build_app(studio: Studio):
                 raise SvcnetError(weights_used(studio.opts)[missing[0]])
             if not p.keyframes():
                 raise SvcnetError("no scribbles painted yet: paint at least one keyframe first")
-            st = jobs.start(p.folder, len(p), studio.opts, studio.work_size)
-            return refreshed(note), progress_html(st), "colorize job started"
+            span, what = None, "whole clip"
+            if target is not None and int(target) != WHOLE_CLIP:
+                s, what = p.shots[int(target)], shot_label(p, int(target))
+                if not any(s.start <= k < s.end for k in p.keyframes()):
+                    raise SvcnetError(f"{what} has no scribbles: paint a keyframe in it first")
+                span = (s.start, s.end)
+            st = jobs.start(p.folder, len(p), studio.opts, studio.work_size, span, what)
+            return refreshed(note), progress_html(st), f"colorize job started ({what})"
         except SvcnetError as exc:
             return gr.skip(), gr.skip(), fail(exc)
 
@@ -404,8 +431,16 @@ def build_app(studio: Studio):
                 )
                 carry_to = gr.Slider(label="Carry to frame", elem_id="carry_to", minimum=0, maximum=1, step=1)
                 carry_btn = gr.Button("Show carried scribbles", elem_id="carry")
-        gr.Markdown("## Colorize the clip")
-        colorize_btn = gr.Button("Colorize", elem_id="colorize", variant="primary")
+        gr.Markdown("## Colorize the clip or one shot")
+        with gr.Row():
+            target = gr.Dropdown(
+                label="Colorize (a shot's result has only its frames; a video's sound is cut to them)",
+                elem_id="target",
+                choices=target_choices(None),
+                value=WHOLE_CLIP,
+                scale=3,
+            )
+            colorize_btn = gr.Button("Colorize", elem_id="colorize", variant="primary", scale=1)
         job_html = gr.HTML(elem_id="job")
         with gr.Row():
             in_video = gr.Video(label="Input", elem_id="input_video", interactive=False)
@@ -415,7 +450,7 @@ def build_app(studio: Studio):
         timer = gr.Timer(1.0)
 
         page = [header, weights_md, shot, frame, editor, keyframes, carry_to, in_video, job_html, out_video, downloads]
-        page += [shown, status]
+        page += [shown, target, status]
         demo.load(on_load, outputs=page)
         open_btn.click(on_open, inputs=[input_path, project_path], outputs=page)
         frame.change(on_frame, inputs=[frame, editor], outputs=[editor, keyframes, shot, status])
@@ -424,7 +459,7 @@ def build_app(studio: Studio):
         clear_btn.click(on_clear, outputs=[editor, keyframes, status])
         preview_btn.click(on_preview, inputs=[editor], outputs=[editor, out_img, keyframes, status])
         carry_btn.click(on_carry, inputs=[editor, carry_to], outputs=[editor, carry_img, status])
-        colorize_btn.click(on_colorize, inputs=[editor], outputs=[editor, job_html, status])
+        colorize_btn.click(on_colorize, inputs=[editor, target], outputs=[editor, job_html, status])
         timer.tick(on_tick, inputs=[shown], outputs=[job_html, out_video, downloads, shown])
         ckpt_btn.click(on_ckpt, inputs=[cpnet_path, ssnet_path], outputs=[weights_md, status])
         reference.select(on_pick, inputs=[reference, editor], outputs=[editor, status])

@@ -1,5 +1,6 @@
-"""The colorize job of a project: ``svcnet colorize`` on the whole clip in a separate process, its state kept in the
-project folder (``job/job.json``) so a reloaded page, or a restarted studio, finds it again.
+"""The colorize job of a project: ``svcnet colorize`` on the whole clip or on one shot's frames in a separate
+process, its state kept in the project folder (``job/job.json``: what is run, how far it got, how it ended) so a
+reloaded page, or a restarted studio, finds it again.
 
 Steps of a job: :func:`svcnet.infer.run.colorize_files` reads the project's keyframe scribbles (``scribbles/``, the
 format ``svcnet colorize --scribbles`` reads; each carried to the other frames of its shot as ``svcnet colorize``
@@ -16,11 +17,15 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from svcnet.data.atomic import atomic_path, write_text_atomic
 from svcnet.errors import InputError, SvcnetError
 from svcnet.infer.models import WeightOptions
 from svcnet.infer.writers import WorkFolder
+
+if TYPE_CHECKING:
+    from svcnet.infer.run import ColorizeRequest
 
 STATE = "job.json"
 LOG = "job.log"
@@ -84,8 +89,16 @@ def _log(project_folder: Path) -> Path:
     return job_dir(project_folder) / LOG
 
 
-def start(project_folder: Path, frames: int, opts: WeightOptions, work_size: tuple[int, int]) -> dict:
-    """Start the colorize job in a child process; InputError when one is already running."""
+def start(
+    project_folder: Path,
+    frames: int,
+    opts: WeightOptions,
+    work_size: tuple[int, int],
+    span: tuple[int, int] | None = None,
+    what: str = "whole clip",
+) -> dict:
+    """Start the colorize job in a child process: the whole clip of ``frames`` frames, or only its frames
+    ``span[0]`` … ``span[1] - 1`` (one shot; ``what`` names it for the page). InputError when one is already running."""
     project_folder = Path(project_folder)
     current = status(project_folder)
     if current["state"] == "running":
@@ -98,7 +111,11 @@ def start(project_folder: Path, frames: int, opts: WeightOptions, work_size: tup
     request = {
         "weights": {k: (str(v) if v is not None else None) for k, v in vars(opts).items()},
         "work_size": list(work_size),
+        "span": list(span) if span is not None else None,
+        "what": what,
     }
+    if span is not None:
+        frames = span[1] - span[0]
     state = {"state": "running", "pid": None, "frames": frames, "request": request, "started": time.time()}
     _write_state(project_folder, state)
     with open(_log(project_folder), "wb") as log:
@@ -124,29 +141,41 @@ def write_zip(frames_dir: Path, dest: Path) -> None:
             zf.writestr(info, png.read_bytes())
 
 
+def colorize_request(project_folder: Path, request: dict) -> ColorizeRequest:
+    """The ``svcnet colorize`` request of a job: the project's input and keyframe scribbles, the whole clip with its
+    shots found as the studio finds them, or one shot's frames as one shot."""
+    from svcnet.infer.run import ColorizeRequest
+    from svcnet.studio.project import META, SCRIBBLES
+
+    span = request.get("span")
+    return ColorizeRequest(
+        input=json.loads((project_folder / META).read_text())["input"],
+        scribbles=str(project_folder / SCRIBBLES),
+        work_size=tuple(request["work_size"]),
+        start_frame=span[0] if span else 0,
+        max_frames=span[1] - span[0] if span else None,
+        shots="none" if span else "auto",
+    )
+
+
 def run_job(project_folder: Path) -> None:
-    """The child: colourise the clip from the keyframes, zip the frames; the state file says how it ended."""
-    from svcnet.infer.run import ColorizeRequest, colorize_files
-    from svcnet.studio.project import SCRIBBLES, Project
+    """The child: colourise the clip (or the shot) from the keyframes, zip the frames; the state file says how it
+    ended."""
+    from svcnet.infer.run import colorize_files
+    from svcnet.studio.project import SCRIBBLES
 
     state = read_state(project_folder)
     request = state["request"]
     opts = WeightOptions(**{k: (Path(v) if v else None) for k, v in request["weights"].items()})
-    work_size = tuple(request["work_size"])
     try:
-        project = Project(json.loads((project_folder / "studio.json").read_text())["input"], project_folder)
-        if not project.keyframes():
+        if not any((project_folder / SCRIBBLES).glob("*.png")):
             raise InputError("no scribbles painted yet: paint at least one keyframe and save it")
         out = job_dir(project_folder) / RESULT
-        colorize_files(
-            ColorizeRequest(input=str(project.input), scribbles=str(project_folder / SCRIBBLES), work_size=work_size),
-            out,
-            opts,
-            force=True,
-            progress=False,
-        )
+        meta = colorize_files(colorize_request(project_folder, request), out, opts, force=True, progress=False)
         write_zip(out / "frames", job_dir(project_folder) / ZIP)
-        state.update(state="done", message=f"colorized {len(project)} frames", finished=time.time())
+        n = len(json.loads(meta.read_text())["frames"])
+        state.update(state="done", message=f"colorized {n} frames ({request.get('what', 'whole clip')})")
+        state.update(finished=time.time())
     except SvcnetError as exc:
         state.update(state="failed", message=str(exc), finished=time.time())
     except Exception as exc:

@@ -3,7 +3,7 @@ along the flow to another frame of its shot (drawn over that frame), so drift sh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,21 +74,21 @@ class Previewer:
             out_ab = self.cpnet()(l8, ab)[0]
         return compose_rgb(out_ab, frame)
 
-    def carry(self, frames: list[np.ndarray], scribble: np.ndarray) -> list[np.ndarray]:
+    def carry(self, frames: Iterable[np.ndarray], scribble: np.ndarray) -> list[np.ndarray]:
         """``scribble`` (on ``frames[0]``) carried along the flow through ``frames`` in the given order (forward or
         backward in time); uint8 RGB scribbles at the frame size, black = none."""
         return carry_scribble(frames, scribble, self.flow(), self.work_size)
 
 
 def carry_scribble(
-    frames: list[np.ndarray], scribble: np.ndarray, flow: FlowBackend, work_size: tuple[int, int]
+    frames: Iterable[np.ndarray], scribble: np.ndarray, flow: FlowBackend, work_size: tuple[int, int]
 ) -> list[np.ndarray]:
-    """The scribble of ``frames[0]`` carried frame by frame to every frame of ``frames`` (the forward carrier of
+    """The scribble of the first frame carried frame by frame to every frame of ``frames`` (the forward carrier of
     ``svcnet colorize`` run on the frames in the order given), back at the frame size (nearest, colours unmixed)."""
     carrier = ScribbleCarrier(scribble, work_size, scribble_tensor)
-    h, w = frames[0].shape[:2]
     out = []
     for i, rgb in enumerate(frames):
+        h, w = rgb.shape[:2]
         l8, _ = frame_tensors(rgb, work_size, transform=False)
         flow.add_frame(i, l8)
         img = carrier.image(i, flow)
