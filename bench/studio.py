@@ -20,6 +20,7 @@ Usage: ``python bench/studio.py [--weights DIR] [--threads 1] [--frames 10] [--s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,15 +80,15 @@ def wait_file_change(path: Path, before: int | None, timeout: float = 600) -> No
         time.sleep(0.02)
 
 
-def page_runs(clip: Path, project: Path, weights: Path, env: dict) -> tuple[list[float], float]:
-    """Median-of-10 preview clicks and one colorize run through the page."""
+@contextlib.contextmanager
+def studio_page(clip: Path, project: Path, weights: Path, env: dict) -> Iterator:
+    """A studio server on ``clip`` with ``project`` and a Chromium page on it, the editor ready."""
     sys.path.insert(0, str(REPO / "tests"))
     from playwright.sync_api import sync_playwright
     from test_studio import start_server, stop_server, wait_editor_ready
 
-    tmp = project.parent
     os.environ.update(env)
-    proc, url = start_server(tmp, [str(clip), "--project", str(project), "--weights", str(weights)])
+    proc, url = start_server(project.parent, [str(clip), "--project", str(project), "--weights", str(weights)])
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
@@ -94,24 +96,28 @@ def page_runs(clip: Path, project: Path, weights: Path, env: dict) -> tuple[list
             page.set_default_timeout(600_000)
             page.goto(url)
             wait_editor_ready(page)
-            preview = project / "previews" / "keyframe.png"
-            clicks = []
-            for _ in range(11):
-                before = preview.stat().st_mtime_ns if preview.is_file() else None
-                start = time.perf_counter()
-                page.locator("#preview").click()
-                wait_file_change(preview, before)
-                clicks.append(time.perf_counter() - start)
-                page.wait_for_function(
-                    "() => !document.querySelector('#out_img [data-testid=status-tracker]:not(.hide)')"
-                )
-            start = time.perf_counter()
-            page.locator("#colorize").click()
-            page.wait_for_selector("#job_state[data-state=done]", timeout=1_800_000)
-            colorize = time.perf_counter() - start
+            yield page
             browser.close()
     finally:
         stop_server(proc)
+
+
+def page_runs(clip: Path, project: Path, weights: Path, env: dict) -> tuple[list[float], float]:
+    """Median-of-10 preview clicks and one colorize run through the page."""
+    with studio_page(clip, project, weights, env) as page:
+        preview = project / "previews" / "keyframe.png"
+        clicks = []
+        for _ in range(11):
+            before = preview.stat().st_mtime_ns if preview.is_file() else None
+            start = time.perf_counter()
+            page.locator("#preview").click()
+            wait_file_change(preview, before)
+            clicks.append(time.perf_counter() - start)
+            page.wait_for_function("() => !document.querySelector('#out_img [data-testid=status-tracker]:not(.hide)')")
+        start = time.perf_counter()
+        page.locator("#colorize").click()
+        page.wait_for_selector("#job_state[data-state=done]", timeout=1_800_000)
+        colorize = time.perf_counter() - start
     return clicks[1:], colorize
 
 
@@ -126,25 +132,12 @@ def two_shot_clip(root: Path, n: int) -> Path:
 
 def page_shot_run(clip: Path, project: Path, weights: Path, env: dict, target: str) -> float:
     """Colorize one shot from the page: choose it, click Colorize until the page shows the job done."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from playwright.sync_api import sync_playwright
-    from test_studio import colorize, start_server, stop_server, wait_editor_ready
+    with studio_page(clip, project, weights, env) as page:
+        from test_studio import colorize  # tests/ is on the path once the page is up
 
-    os.environ.update(env)
-    proc, url = start_server(project.parent, [str(clip), "--project", str(project), "--weights", str(weights)])
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(600_000)
-            page.goto(url)
-            wait_editor_ready(page)
-            start = time.perf_counter()
-            state = colorize(page, project, target)
-            took = time.perf_counter() - start
-            browser.close()
-    finally:
-        stop_server(proc)
+        start = time.perf_counter()
+        state = colorize(page, project, target)
+        took = time.perf_counter() - start
     if state != "done":
         raise RuntimeError(f"the shot job {state}: see {project / 'job' / 'job.log'}")
     return took
