@@ -401,3 +401,19 @@ def test_infer_set_original_size_frames_working_size_scribbles_official_edge(cli
     assert meta["edge_policy"] == "official" and meta["frame_sources"] == {"cpnet": 6, "ssnet": 1}
     assert meta["work_size"] == [64, 128] and meta["input_size"] == [50, 90]
     assert all(read_rgb(out / "c" / "frames" / f"{i}.png").shape == (50, 90, 3) for i in range(8, 15))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["colorize", "frames", "-o", "out"], "Missing option '--scribbles'"),
+        (["colorize", "frames", "-s", "s", "-o", "out", "--max-frames", "many"], "Invalid value for '--max-frames'"),
+        (["no-such-command"], "No such command 'no-such-command'"),
+    ],
+)
+def test_usage_errors_are_one_message_not_a_traceback(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -51,6 +51,14 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """The exception types of a command-line usage error: click's, and those of the copy of click that typer carries
+    from 0.29 on (subclasses of ``typer.TyperException``)."""
+    import click
+
+    return (click.ClickException, *((typer.TyperException,) if hasattr(typer, "TyperException") else ()))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: user errors become one line on stderr and exit status 2."""
     try:
@@ -63,13 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return exc.exit_code
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except typer.Abort:
+        return 1
+    except Exception as exc:
+        if isinstance(exc, _usage_errors()):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
         raise
     return 0
