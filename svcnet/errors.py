@@ -19,3 +19,7 @@ class CheckpointError(SvcnetError):
 
 class ConfigError(SvcnetError):
     """The pipeline configuration (config/config.yaml) is missing, malformed or does not match its schema."""
+
+
+class DiskFullError(SvcnetError):
+    """The disk holding an output is full; files finished before are intact and temporaries are removed."""

@@ -130,6 +130,22 @@ def random_weights_dir(request) -> Path:
     return out
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs mounted in a temporary folder (a disk that fills up); skipped where mounting is not allowed."""
+    mnt = tmp_path / "small_disk"
+    mnt.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command here to make a small tmpfs")
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here (needs root): {proc.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
 @pytest.fixture(autouse=True)
 def _torch_threads_restored():
     """Each test starts with the process's torch thread count: code under test may set it (training's

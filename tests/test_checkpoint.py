@@ -108,3 +108,17 @@ def test_fake_official_checkpoints_load_strictly(fake_ckpt_dir):
     cp.vgg.load_state_dict(vgg.state_dict())
     with pytest.raises(CheckpointError, match="98 missing keys"):
         load_official(CPNet(), fake_ckpt_dir / "pwcNet-default.pytorch")
+
+
+def test_a_full_disk_is_one_clear_error_and_the_previous_file_stays(small_disk):
+    """torch's zip writer reports a short write without its errno; the error names the file and the free space."""
+    from svcnet.errors import DiskFullError
+    from svcnet.models.checkpoint import save_torch_file
+
+    path = small_disk / "state.pt"
+    small = {"w": torch.arange(16, dtype=torch.float32)}
+    save_torch_file(small, path)
+    with pytest.raises(DiskFullError, match=rf"no space left on the disk holding {path} \(\d+ MiB free, about 4 MiB"):
+        save_torch_file({"w": torch.zeros(2**20)}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["w"], small["w"])
+    assert [p.name for p in small_disk.iterdir()] == ["state.pt"]  # the temporary folder was removed

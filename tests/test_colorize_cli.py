@@ -5,6 +5,8 @@ for every kind of bad input."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import cv2
 import numpy as np
@@ -417,3 +419,26 @@ def test_usage_errors_are_one_message_not_a_traceback(argv, message, tmp_path, c
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_error_line_and_the_rerun_finishes(clip, weights, small_disk, tmp_path, capsys):
+    frames, scr = clip
+    filler = small_disk / "filler"
+    filler.write_bytes(b"\0" * (shutil.disk_usage(small_disk).free - 8192))  # room for a frame or two, not seven
+    out = small_disk / "out"
+    argv = ["colorize", str(frames), "-s", str(scr), "--weights", str(weights), "--size", SIZE, "--device", "cpu", "-q"]
+    code, err = run([*argv, "--out", str(out)], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert re.fullmatch(
+        r"svcnet: error: no space left on (device|the disk holding \S+ \(0 MiB free.*\)): .+ intact", lines[0]
+    )
+    assert not out.exists()
+    filler.unlink()
+    code, err = run([*argv, "--out", str(out)], capsys)  # with room again, the same command finishes
+    assert code == 0, err
+    code, err = run([*argv, "--out", str(tmp_path / "roomy")], capsys)
+    assert code == 0, err
+    names = {p.name for p in (out / "frames").iterdir()}
+    assert names == {f"{i}.png" for i in range(8, 15)}
+    assert all((out / "frames" / n).read_bytes() == (tmp_path / "roomy" / "frames" / n).read_bytes() for n in names)

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from svcnet import __version__
+from svcnet.data.atomic import NO_SPACE, disk_full
 from svcnet.errors import SvcnetError
 
 app = typer.Typer(
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         return 1
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        typer.echo(f"svcnet: error: {disk_full(exc.filename)}", err=True)
+        return 2
     except Exception as exc:
         if isinstance(exc, _usage_errors()):
             exc.show()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from svcnet.errors import DiskFullError
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # the errnos of a full disk or an exhausted quota
 
 
 @contextlib.contextmanager
@@ -56,10 +61,15 @@ def atomic_named_path(dest: str | os.PathLike) -> Iterator[Path]:
 
 def write_bytes_atomic(dest: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``dest`` atomically (fsync before rename)."""
-    with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise disk_full(dest, len(data)) from exc
+        raise
 
 
 def write_text_atomic(dest: str | os.PathLike, text: str) -> None:
@@ -83,3 +93,33 @@ def remove_stale_temps(dest: str | os.PathLike) -> list[Path]:
                 tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
+
+
+def link_or_copy(src: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Make ``dest`` a hard link of ``src`` (a copy where the filesystem cannot link), atomically. Safe with files
+    that are only ever replaced, never written in place, as every file written here is."""
+    with atomic_path(dest) as tmp:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+
+
+def free_bytes(path: str | os.PathLike) -> int:
+    """Bytes free to this user on the filesystem that holds ``path`` (or its nearest existing parent)."""
+    path = Path(path).absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def disk_full(path: str | os.PathLike | None, needed: int | None = None) -> DiskFullError:
+    """The error for a write to ``path`` (None: not known) that found the disk full, with the space free there and
+    the bytes ``needed`` when known."""
+    then = "free some space or write elsewhere, then run the command again; what was finished before is intact"
+    if path is None:
+        return DiskFullError(f"no space left on device: {then}")
+    want = f", about {needed / 2**20:.0f} MiB needed" if needed else ""
+    return DiskFullError(
+        f"no space left on the disk holding {path} ({free_bytes(path) / 2**20:.0f} MiB free{want}): {then}"
+    )

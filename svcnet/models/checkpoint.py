@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from svcnet.data.atomic import atomic_named_path
+from svcnet.data.atomic import NO_SPACE, atomic_named_path, disk_full, free_bytes
 from svcnet.errors import CheckpointError
 
 _SHOW = 5  # keys listed per kind of problem
@@ -109,8 +109,26 @@ def save_torch_file(obj: object, path: str | os.PathLike) -> Path:
     ``torch.save(obj, path)`` names it), so the same ``obj`` saved to the same path gives the same bytes."""
     path = Path(path)
     with atomic_named_path(path) as tmp:
-        torch.save(_interned(obj), tmp)
+        try:
+            torch.save(_interned(obj), tmp)
+        except (RuntimeError, OSError) as exc:
+            # torch's zip writer reports a short write ("unexpected pos") as a RuntimeError, without the errno
+            needed = _tensor_bytes(obj)
+            if getattr(exc, "errno", None) in NO_SPACE or free_bytes(tmp.parent) < needed:
+                raise disk_full(path, needed) from exc
+            raise
     return path
+
+
+def _tensor_bytes(obj: object) -> int:
+    """Bytes of the tensors in ``obj`` (nested dicts, lists and tuples): the least its saved file takes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, Mapping):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
 
 
 def _interned(obj: object) -> object:
