@@ -161,18 +161,21 @@ def test_a_missing_release_file_stops_the_run_before_its_first_job(workspace, re
 def test_snakemake_runs_every_rule_of_the_paper_profile_in_one_call(workspace, release, registry):
     install(release, registry, workspace)
     rules = run(["snakemake", "--list-rules"], workspace).stdout.split()
-    proc = svcnet_run(
-        ["snakemake", "--cores", "2", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"],
-        workspace,
-        registry,
-    )
-    ran = set(jobs_run(proc.stdout + proc.stderr))
-    assert ran == set(rules), sorted(set(rules) ^ ran)
-    check_report(workspace)
-    again = svcnet_run(
-        ["snakemake", "-n", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"], workspace, registry
-    )
-    assert "Nothing to be done" in again.stdout, again.stdout
+    try:
+        proc = svcnet_run(
+            ["snakemake", "--cores", "2", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"],
+            workspace,
+            registry,
+        )
+        ran = set(jobs_run(proc.stdout + proc.stderr))
+        assert ran == set(rules), sorted(set(rules) ^ ran)
+        check_report(workspace)
+        again = svcnet_run(
+            ["snakemake", "-n", "--config", f"profile={PROFILE}", "--configfile", "overrides.yaml"], workspace, registry
+        )
+        assert "Nothing to be done" in again.stdout, again.stdout
+    finally:  # the weights and training outputs (GBs) go before the next test makes its own in a clone
+        run(["git", "clean", "-fdxq", "-e", "overrides.yaml"], workspace)
 
 
 def stages_run(output: str) -> list[str]:
@@ -184,22 +187,24 @@ def stages_run(output: str) -> list[str]:
 def test_dvc_repro_runs_the_paper_profile_in_a_fresh_clone(workspace, release, registry, tmp_path):
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
-    cfg_path = clone / "config" / "config.yaml"  # DVC reads only this file: the overrides go into it
-    cfg = yaml.safe_load(cfg_path.read_text())
-    cfg["profile"] = PROFILE
-    cfg["profiles"][PROFILE] = deep_merge(cfg["profiles"][PROFILE], OVERRIDES["profiles"][PROFILE])
-    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    stages = run(["dvc", "stage", "list", "--name-only"], clone).stdout.split()
-    # one release file missing: the preflight stage fails and names it, no other stage runs
-    install(release, registry, clone, skip=(REMOVED,))
-    proc = svcnet_run(["dvc", "repro"], clone, registry, check=False)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and stages_run(out) == ["preflight"], out
-    assert "Color_Embedding_SR_Net_normnone_epoch40_bs4.pth" in out and f"svcnet fetch {REMOVED}" in out, out
-    install(release, registry, clone)
-    first = svcnet_run(["dvc", "repro"], clone, registry).stdout
-    assert sorted(stages_run(first)) == sorted(stages), first
-    check_report(clone)
-    again = svcnet_run(["dvc", "repro"], clone, registry).stdout
-    assert stages_run(again) == ["preflight"], again  # the preflight always runs; its record is unchanged
-    shutil.rmtree(clone)
+    try:
+        cfg_path = clone / "config" / "config.yaml"  # DVC reads only this file: the overrides go into it
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg["profile"] = PROFILE
+        cfg["profiles"][PROFILE] = deep_merge(cfg["profiles"][PROFILE], OVERRIDES["profiles"][PROFILE])
+        cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        stages = run(["dvc", "stage", "list", "--name-only"], clone).stdout.split()
+        # one release file missing: the preflight stage fails and names it, no other stage runs
+        install(release, registry, clone, skip=(REMOVED,))
+        proc = svcnet_run(["dvc", "repro"], clone, registry, check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and stages_run(out) == ["preflight"], out
+        assert "Color_Embedding_SR_Net_normnone_epoch40_bs4.pth" in out and f"svcnet fetch {REMOVED}" in out, out
+        install(release, registry, clone)
+        first = svcnet_run(["dvc", "repro"], clone, registry).stdout
+        assert sorted(stages_run(first)) == sorted(stages), first
+        check_report(clone)
+        again = svcnet_run(["dvc", "repro"], clone, registry).stdout
+        assert stages_run(again) == ["preflight"], again  # the preflight always runs; its record is unchanged
+    finally:  # the clone's weights, training outputs and DVC cache: GBs
+        shutil.rmtree(clone, ignore_errors=True)

@@ -136,6 +136,7 @@ def test_finish_of_a_complete_run_writes_weights_plot_and_summary(tmp_path):
     assert result.weights == {"linear": out / "linear.pth"} and result.checkpoint == latest_checkpoint(out)
     saved = load_weights(out / "linear.pth")
     assert all(torch.equal(saved[k], v) for k, v in lp.step.net.state_dict().items())
+    assert (out / "linear.pth").samefile(result.checkpoint / "linear.pth")  # a link to the last checkpoint's file
     summary = json.loads((out / SUMMARY_NAME).read_text())
     assert summary["iterations"] == 2 and summary["iterations_this_run"] == 2
     assert summary["weights"] == {"linear": str(out / "linear.pth")} and summary["meta"] == {"data": "x"}

@@ -92,6 +92,14 @@ def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
     return found[-1] if found else None
 
 
+def checkpoint_file(folder: str | os.PathLike | None, name: str, iteration: int) -> Path | None:
+    """Network ``name``'s weights file in checkpoint ``folder`` when that folder is iteration ``iteration``'s."""
+    if folder is None or Path(folder).name != f"iter_{iteration:08d}":
+        return None
+    path = Path(folder) / f"{name}.pth"
+    return path if path.is_file() else None
+
+
 def load_checkpoint(folder: str | os.PathLike, names: list[str]) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
     """(network name → state_dict, training state) of a checkpoint folder written by :func:`save_checkpoint`."""
     folder = Path(folder)

@@ -22,9 +22,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from svcnet.data.atomic import write_text_atomic
+from svcnet.data.atomic import link_or_copy, write_text_atomic
 from svcnet.errors import SvcnetError
 from svcnet.train.checkpoints import (
+    checkpoint_file,
     latest_checkpoint,
     load_checkpoint,
     plain_state_dict,
@@ -502,7 +503,11 @@ class TrainLoop:
         """The final weights (official layout), the loss plot and ``summary.json``, each written atomically."""
         for name, net in self.step.networks.items():
             path = self.out / f"{name}.pth"
-            save_weights(path, plain_state_dict(net))
+            saved = checkpoint_file(result.checkpoint, name, result.iteration)
+            if saved is not None:  # the same bytes: the final iteration is always checkpointed
+                link_or_copy(saved, path)
+            else:
+                save_weights(path, plain_state_dict(net))
             result.weights[name] = path
         if (self.out / CSV_NAME).is_file():
             plot_loss_curve(self.out / CSV_NAME, self.out / PLOT_NAME, title=self.title)

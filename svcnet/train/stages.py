@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from svcnet.data.atomic import link_or_copy
 from svcnet.errors import ConfigError, InputError
 from svcnet.ops.window import HALF, WINDOW
 from svcnet.train.compute import cpu_provenance
@@ -193,10 +193,7 @@ def train_cpnet(
         raise ConfigError("train: no CPNet stage has a duration and train.init.cpnet is not given: nothing to train")
     final = out_dir / "cpnet.pth"
     if info.is_main:
-        from svcnet.data.atomic import atomic_path
-
-        with atomic_path(final) as tmp:
-            shutil.copyfile(start, tmp)
+        link_or_copy(start, final)
         if not done_any:
             log.info("CPNet: no stage trained; %s is a copy of %s", final, start)
     return final
