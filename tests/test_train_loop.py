@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from svcnet.errors import DiskFullError
 from svcnet.train.checkpoints import latest_checkpoint, load_weights
 from svcnet.train.logs import CSV_NAME, PLOT_NAME, read_csv_log
 from svcnet.train.loop import (
@@ -178,3 +179,32 @@ def test_the_parts_on_cuda_with_fp16_autocast(tmp_path):
     assert result.completed and json.loads((tmp_path / "run" / RUN_NAME).read_text())["amp"] == "torch.float16"
     assert json.loads((tmp_path / "run" / SUMMARY_NAME).read_text())["peak_memory"] == "CUDA max allocated"
     assert all(torch.isfinite(v).all() for v in load_weights(tmp_path / "run" / "linear.pth").values())
+
+
+class WideStep(LinearStep):
+    """LinearStep with a 512×512 layer in front: 1 MiB of weights and 2 MiB of Adam moments per checkpoint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = nn.Linear(512, 512, bias=False)
+        self.networks = {"linear": self.net, "wide": self.wide}
+
+    def param_groups(self):
+        return [{"params": [*self.net.parameters(), *self.wide.parameters()], "lr": 0.01}]
+
+
+def test_a_disk_too_small_for_the_checkpoints_is_a_warning_at_the_start_then_one_error(small_disk, tmp_path, caplog):
+    roomy = TrainLoop(WideStep(), Samples(), settings(), tmp_path / "run")
+    state = roomy.setup()
+    state.close()
+    assert roomy.checkpoint_bytes(state.opt) == 3 * 512 * 512 * 4 + 3 * 5 * 4  # weights, then two Adam moments
+    assert "will be on disk at once" not in caplog.text
+    cramped = TrainLoop(WideStep(), Samples(), settings(), small_disk / "run")
+    with pytest.raises(DiskFullError, match=r"no space left on the disk holding .*iter_00000002"):
+        cramped.run()
+    warning = f"2 checkpoint(s) of about 3 MiB each will be on disk at once, and {small_disk / 'run'} has 1 MiB free"
+    assert warning in caplog.text
+    assert (
+        latest_checkpoint(small_disk / "run") is None
+        and not (small_disk / "run" / "checkpoints" / "iter_00000002").exists()
+    )

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from svcnet.data.atomic import link_or_copy, write_text_atomic
+from svcnet.data.atomic import free_bytes, link_or_copy, write_text_atomic
 from svcnet.errors import SvcnetError
 from svcnet.train.checkpoints import (
     checkpoint_file,
@@ -328,6 +328,7 @@ class TrainLoop:
         state.model.train()
         if info.is_main:
             self._announce(state)
+            self._warn_if_disk_short(opt)
             self._open_logs(state, resume)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
@@ -438,6 +439,31 @@ class TrainLoop:
             "meta": _plain(self.meta),
         }
         write_text_atomic(self.out / RUN_NAME, json.dumps(run, indent=1))
+
+    def checkpoint_bytes(self, opt: torch.optim.Optimizer) -> int:
+        """About the bytes of one checkpoint: the networks' state_dicts plus Adam's two moments per trained value."""
+        weights = sum(
+            t.numel() * t.element_size() for net in self.step.networks.values() for t in net.state_dict().values()
+        )
+        moments = sum(2 * p.numel() * p.element_size() for g in opt.param_groups for p in g["params"])
+        return weights + moments
+
+    def _warn_if_disk_short(self, opt: torch.optim.Optimizer) -> None:
+        """Warn at the start when the checkpoints that will be on disk at once do not fit in the space free at OUT (a
+        new checkpoint is written before the oldest is removed)."""
+        saves = -(-self.s.iterations // self.s.save_every) if self.s.save_every > 0 else 1  # the last one included
+        at_once = min(saves, self.s.keep_checkpoints + 1) if self.s.keep_checkpoints > 0 else saves
+        need, free = self.checkpoint_bytes(opt) * at_once, free_bytes(self.out)
+        if need > free:
+            log.warning(
+                "%s: %d checkpoint(s) of about %.0f MiB each will be on disk at once, and %s has %.0f MiB free: the "
+                "run will stop at a checkpoint with 'no space left' unless space is freed or keep_checkpoints lowered",
+                self.title,
+                at_once,
+                need / at_once / 2**20,
+                self.out,
+                free / 2**20,
+            )
 
     def _open_logs(self, state: RunState, resume: bool) -> None:
         resume_from = state.start if resume else None
