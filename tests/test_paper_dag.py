@@ -188,6 +188,7 @@ def test_dvc_repro_runs_the_paper_profile_in_a_fresh_clone(workspace, release, r
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(workspace), str(clone)], tmp_path)
     try:
+        run(["dvc", "config", "--local", "cache.type", "hardlink"], clone)  # the README's advice for big weights
         cfg_path = clone / "config" / "config.yaml"  # DVC reads only this file: the overrides go into it
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg["profile"] = PROFILE
@@ -204,6 +205,8 @@ def test_dvc_repro_runs_the_paper_profile_in_a_fresh_clone(workspace, release, r
         first = svcnet_run(["dvc", "repro"], clone, registry).stdout
         assert sorted(stages_run(first)) == sorted(stages), first
         check_report(clone)
+        for weights in ("cpnet/cpnet.pth", "ssnet/ssnet.pth", "ssnet/cpnet.pth"):  # one copy, shared with the cache
+            assert (clone / f"results/{PROFILE}/train/{weights}").stat().st_nlink >= 2, weights
         again = svcnet_run(["dvc", "repro"], clone, registry).stdout
         assert stages_run(again) == ["preflight"], again  # the preflight always runs; its record is unchanged
     finally:  # the clone's weights, training outputs and DVC cache: GBs
