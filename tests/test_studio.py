@@ -8,6 +8,7 @@ Screenshots of each step go to ``test-artifacts/studio/`` (their paths are print
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -552,3 +553,13 @@ def test_failed_job_then_one_shot(page, server, tmp_path):
     assert zip_frames(names[".zip"]) == [f"{i:05d}" for i in range(5, 10)]
     with av.open(str(names[".mp4"])) as container:
         assert sum(1 for _ in container.decode(video=0)) == 5
+    # the Input player beside the result plays the same shot: frames 5-9 of the clip
+    player = page.locator("#input_video video")
+    expect(player).to_have_attribute("src", re.compile(r"input_00005_00010\.mp4$"))
+    with urllib.request.urlopen(player.evaluate("v => v.src"), timeout=10) as r:
+        (tmp_path / "input_shot.mp4").write_bytes(r.read())
+    with av.open(str(tmp_path / "input_shot.mp4")) as container:
+        played = [f.to_ndarray(format="rgb24").astype(int) for f in container.decode(video=0)]
+    assert len(played) == 5
+    diff = [np.abs(played[0] - read_rgb(clip / f"{i:05d}.jpg")).mean() for i in (4, 5)]
+    assert diff[1] < 6 < diff[0], diff  # shot 2's first frame, not shot 1's last

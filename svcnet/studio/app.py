@@ -9,6 +9,7 @@ import html
 import os
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -167,15 +168,26 @@ def build_app(studio: Studio):
         gr.Warning(str(exc))
         return f"⚠ {exc}"
 
-    def input_video(p: Project) -> str | None:
-        if p.clip.is_video:
-            return str(p.input)
-        path = p.preview_path(INPUT_VIDEO)
-        if not path.is_file():
-            from svcnet.data.frames import write_mp4
+    def input_video(p: Project, span: list[int] | None = None) -> str | None:
+        """The Input player's video: the input itself (a video) or its frames encoded once (a folder); after a job on
+        one shot (``span``), that shot's frames alone, with a video's sound from the shot's start, as in the result."""
+        if span is None or list(span) == [0, len(p)]:
+            return str(p.input) if p.clip.is_video else encoded(p, p.preview_path(INPUT_VIDEO), 0, len(p))
+        a, b = span
+        return encoded(p, p.preview_path(f"input_{a:05d}_{b:05d}.mp4"), a, b)
 
-            write_mp4(path, p.frames(range(len(p))), fps=p.clip.fps)
+    def encoded(p: Project, path: Path, start: int, stop: int) -> str:
+        """``path``: frames ``start`` … ``stop - 1`` encoded (once), with the input's sound when it has one."""
+        if not path.is_file():
+            from svcnet.data.video import encode_frames, parse_fps
+
+            fps = parse_fps(p.clip.fps)
+            audio = p.input if p.clip.is_video else None
+            encode_frames(p.frames(range(start, stop)), path, fps, audio_from=audio, audio_skip=Fraction(start) / fps)
         return str(path)
+
+    def job_span(st: dict) -> list[int] | None:
+        return (st.get("request") or {}).get("span")
 
     def allow(p: Project) -> None:
         """Let Gradio serve the project's files (results, previews) and the input video."""
@@ -209,7 +221,7 @@ def build_app(studio: Studio):
             load_editor(p, frame) if p else None,
             describe_keyframes(p),
             gr.update(minimum=0, maximum=max(n - 1, 1), value=min(frame + 1, n - 1), step=1),
-            input_video(p) if p else None,
+            input_video(p, job_span(st)) if p else None,
             progress_html(st),
             _result_video(p, st) if done else None,
             _downloads(p) if done else None,
@@ -350,11 +362,11 @@ def build_app(studio: Studio):
         """The job's progress, every second."""
         p = studio.project
         if p is None:
-            return gr.skip(), gr.skip(), gr.skip(), shown
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), shown
         st = jobs.status(p.folder)
         if st["state"] == "done" and st.get("finished") != shown:
-            return progress_html(st), _result_video(p, st), _downloads(p), st.get("finished")
-        return progress_html(st), gr.skip(), gr.skip(), shown
+            return progress_html(st), input_video(p, job_span(st)), _result_video(p, st), _downloads(p), st["finished"]
+        return progress_html(st), gr.skip(), gr.skip(), gr.skip(), shown
 
     def on_ckpt(cpnet, ssnet):
         opts = WeightOptions(
@@ -460,7 +472,7 @@ def build_app(studio: Studio):
         preview_btn.click(on_preview, inputs=[editor], outputs=[editor, out_img, keyframes, status])
         carry_btn.click(on_carry, inputs=[editor, carry_to], outputs=[editor, carry_img, status])
         colorize_btn.click(on_colorize, inputs=[editor, target], outputs=[editor, job_html, status])
-        timer.tick(on_tick, inputs=[shown], outputs=[job_html, out_video, downloads, shown])
+        timer.tick(on_tick, inputs=[shown], outputs=[job_html, in_video, out_video, downloads, shown])
         ckpt_btn.click(on_ckpt, inputs=[cpnet_path, ssnet_path], outputs=[weights_md, status])
         reference.select(on_pick, inputs=[reference, editor], outputs=[editor, status])
     return demo
