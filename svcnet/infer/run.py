@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from svcnet.infer.keyframes import (
     carry_backward,
     save_image,
 )
-from svcnet.infer.models import WeightOptions, load_models
+from svcnet.infer.models import Models, WeightOptions, load_models
 from svcnet.infer.preprocess import compose_rgb, frame_input, frame_tensors, scribble_tensor
 from svcnet.infer.streaming import FrameInput, InferenceConfig, StreamingColorizer
 from svcnet.infer.writers import ClipWriter, WorkFolder, previous_metadata
@@ -117,65 +118,21 @@ def colorize_files(
     with the same request and weights finds the finished output and does nothing (``force`` redoes it); an
     interrupted run leaves its work folder (``.OUT.work``), from which the next run with the same request continues.
     """
-    from svcnet import __version__
-
     out = Path(out)
     config = InferenceConfig(
         work_size=tuple(request.work_size), method=request.method, edge=request.edge, lightness=request.lightness
     )
-    previous = previous_metadata(out)
-    fps = parse_fps(request.fps) if request.fps is not None else None
-    clip = open_clip(request.input, limit=request.max_frames, fps=fps, offset=request.start_frame)
-    scribbles = open_scribbles(request.scribbles, clip, config.work_size, keyframes=True)
-    shots_option(request.shots)
-    if clip.count is not None and config.method == "svcnet":
-        if clip.count < 2:
-            raise InputError(
-                f"{clip.source} has 1 frame; SVCNet needs at least 2 (use --method cpnet for single images)"
-            )
-        if config.edge == "official" and clip.count < 7:
-            raise InputError(
-                f"{clip.source} has {clip.count} frames; --edge official needs at least 7 (use --edge mirror)"
-            )
-    if request.shots not in SHOTS_MODES and clip.count is not None:
-        read_shot_list(request.shots, clip.fps, clip.count)  # a bad shot list fails before any weights are read
-    keyframes = scribbles.keyframes(clip)
-    carry = clip.count is None or len(keyframes) < clip.count
+    previous = previous_metadata(out)  # first: a foreign, non-empty OUT is refused before anything is read
+    clip, scribbles, keyframes = _open_inputs(request, config)
     dev = resolve_device(device)
+    carry = clip.count is None or len(keyframes) < clip.count
     models, paths = load_models(config.method, request.flow, weights, dev, carry=carry)
-    weights_used = {name: {"path": str(p.resolve()), "sha256": _sha256(p)} for name, p in paths.items()}
-    req = {
-        **asdict(request),
-        "work_size": list(request.work_size),
-        "input": str(Path(request.input).resolve()),
-        "scribbles": str(Path(request.scribbles).resolve()),
-        "shots": request.shots if request.shots in SHOTS_MODES else str(Path(request.shots).resolve()),
-    }
+    common = _provenance(request, paths, dev)
     work = WorkFolder(out)
-    if (
-        previous
-        and not force
-        and previous.get("request") == req
-        and previous.get("weights") == weights_used
-        and all((out / "frames" / f"{n}.png").is_file() for n in previous.get("frames", []))
-    ):
+    if not force and _already_done(previous, common, out):
         work.discard()  # left by a run killed between publishing OUT and cleaning up
         log.info("%s is already done (same inputs, options and weights); use --force to redo it", out)
         return out / "metadata.json"
-    flow_info = None
-    if models.flow is not None:
-        flow_info = {
-            "backend": models.flow.name,
-            "convention": models.flow.convention,
-            "weights": weights_used.get("pwcnet"),
-        }
-    common = {
-        "request": req,
-        "svcnet_version": __version__,
-        "torch": torch.__version__,
-        "device": _device_text(dev),
-        "weights": weights_used,
-    }
     log.info(
         "colorize %s → %s: method %s, device %s, working size %dx%d, edge policy %s, shots %s",
         clip.source,
@@ -196,42 +153,107 @@ def colorize_files(
     except SvcnetError:
         work.discard()  # the input is wrong: nothing worth continuing
         raise
-    n = len(run.writer.names)
-    run.writer.finish(
-        {
-            **common,
-            "flow": flow_info,
-            "scribbles": {
-                "path": str(Path(request.scribbles).resolve()),
-                "mode": "one per frame"
-                if run.every_frame_keyed
-                else f"carried along the flow from keyframes ({TIE_RULE})",
-            },
-            "shots": run.shots_json(),
-            "keyframes": sorted(k for k in keyframes if k < n),
-            "edge_policy": config.edge if config.method == "svcnet" else None,
-            "edge_policy_text": _edge_text(config),
-            "work_size": list(config.work_size),
-            "lightness": config.lightness,
-            "frame_sources": run.sources,
-            "input_size": list(clip.size) if clip.size else None,
-            "fps": float(clip.fps),
-            "fps_exact": fps_text(clip.fps),
-        }
-    )
+    run.writer.finish({**common, **_run_metadata(run, models, common["weights"])})
     work.publish()
-    # timings go to the log only: metadata.json is part of a declared output and must not change between runs
+    _log_done(run, out)
+    return out / "metadata.json"
+
+
+def _open_inputs(request: ColorizeRequest, config: InferenceConfig) -> tuple[Clip, Scribbles, dict[int, Path]]:
+    """The clip, its scribbles and their keyframes, with every check that needs no network: frame counts for the
+    method and edge policy, the shot option and a shot list's frames."""
+    fps = parse_fps(request.fps) if request.fps is not None else None
+    clip = open_clip(request.input, limit=request.max_frames, fps=fps, offset=request.start_frame)
+    scribbles = open_scribbles(request.scribbles, clip, config.work_size, keyframes=True)
+    shots_option(request.shots)
+    if clip.count is not None and config.method == "svcnet":
+        if clip.count < 2:
+            raise InputError(
+                f"{clip.source} has 1 frame; SVCNet needs at least 2 (use --method cpnet for single images)"
+            )
+        if config.edge == "official" and clip.count < 7:
+            raise InputError(
+                f"{clip.source} has {clip.count} frames; --edge official needs at least 7 (use --edge mirror)"
+            )
+    if request.shots not in SHOTS_MODES and clip.count is not None:
+        read_shot_list(request.shots, clip.fps, clip.count)  # a bad shot list fails before any weights are read
+    return clip, scribbles, scribbles.keyframes(clip)
+
+
+def _provenance(request: ColorizeRequest, paths: dict[str, Path], dev: torch.device) -> dict[str, Any]:
+    """What makes a run's output what it is: the request (absolute paths), the weights (path and sha256), versions
+    and device. The work folder and a finished output are reused only when this is unchanged."""
+    from svcnet import __version__
+
+    req = {
+        **asdict(request),
+        "work_size": list(request.work_size),
+        "input": str(Path(request.input).resolve()),
+        "scribbles": str(Path(request.scribbles).resolve()),
+        "shots": request.shots if request.shots in SHOTS_MODES else str(Path(request.shots).resolve()),
+    }
+    return {
+        "request": req,
+        "svcnet_version": __version__,
+        "torch": torch.__version__,
+        "device": _device_text(dev),
+        "weights": {name: {"path": str(p.resolve()), "sha256": _sha256(p)} for name, p in paths.items()},
+    }
+
+
+def _already_done(previous: dict | None, common: dict[str, Any], out: Path) -> bool:
+    """Whether ``out`` holds the finished output of the same request and weights, every frame present."""
+    return bool(
+        previous
+        and previous.get("request") == common["request"]
+        and previous.get("weights") == common["weights"]
+        and all((out / "frames" / f"{n}.png").is_file() for n in previous.get("frames", []))
+    )
+
+
+def _run_metadata(run: _FilmRun, models: Models, weights_used: dict[str, Any]) -> dict[str, Any]:
+    """metadata.json's description of how the frames were made: flow, scribbles, shots, keyframes, policies, sizes."""
+    request, config, clip = run.request, run.config, run.clip
+    flow_info = None
+    if models.flow is not None:
+        flow_info = {
+            "backend": models.flow.name,
+            "convention": models.flow.convention,
+            "weights": weights_used.get("pwcnet"),
+        }
+    n = len(run.writer.names)
+    return {
+        "flow": flow_info,
+        "scribbles": {
+            "path": str(Path(request.scribbles).resolve()),
+            "mode": "one per frame" if run.every_frame_keyed else f"carried along the flow from keyframes ({TIE_RULE})",
+        },
+        "shots": run.shots_json(),
+        "keyframes": sorted(k for k in run.keyframes if k < n),
+        "edge_policy": config.edge if config.method == "svcnet" else None,
+        "edge_policy_text": _edge_text(config),
+        "work_size": list(config.work_size),
+        "lightness": config.lightness,
+        "frame_sources": run.sources,
+        "input_size": list(clip.size) if clip.size else None,
+        "fps": float(clip.fps),
+        "fps_exact": fps_text(clip.fps),
+    }
+
+
+def _log_done(run: _FilmRun, out: Path) -> None:
+    """The run's frame counts and timings, to the log only: metadata.json is part of a declared output and must not
+    change between runs."""
     total = run.seconds
     log.info(
         "wrote %d frames (%d computed in this run) to %s in %.1f s (%.3f frames/s; seconds per stage: %s)",
-        n,
+        len(run.writer.names),
         run.computed,
         out,
         total,
         run.computed / total if total else 0.0,
         ", ".join(f"{k} {v:.3f}" for k, v in run.timings.items()),
     )
-    return out / "metadata.json"
 
 
 class _FilmRun:
