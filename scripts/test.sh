@@ -18,7 +18,8 @@ if ! command -v slurmctld >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v ap
         slurmctld slurmd slurm-client munge) >/dev/null 2>&1 \
         || echo "note: could not install SLURM; the SLURM test will be skipped" >&2
 fi
-# The paper-profile tests need ~6.5 GB of temporary disk at their peak (checkpoints of ~1 GB); say what there is.
+# The suite needs ~10 GB of temporary disk at its peak besides .venv (the paper-profile tests' checkpoints are ~1 GB
+# each); say what there is.
 echo "temporary disk: $(df -h "${TMPDIR:-/tmp}" | awk 'NR==2 {print $4 " free on " $6}')" >&2
 # Lint and format first (ruff, configured in pyproject.toml): a violation fails the run before any test.
 "$VENV/bin/ruff" check .
