@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
 import time
 
 import pytest
 from http_server import LocalHTTPServer, Route
 
 from svcnet.data.download import DownloadError, DownloadTimeout, download, part_path
-from svcnet.errors import ChecksumError
+from svcnet.errors import ChecksumError, DiskFullError
 
 BODY = os.urandom(300_000)
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -206,3 +208,52 @@ def test_sha256_prefix_as_in_torchvision_names(server, tmp_path):
     with pytest.raises(ChecksumError, match=f"got {SHA}, expected {wrong}"):
         download(url, tmp_path / "b.bin", sha256=wrong, timeout=2)
     assert leftovers(tmp_path) == ["a.bin"]
+
+
+def test_a_file_larger_than_the_free_space_is_refused_before_writing(server, tmp_path, small_disk):
+    """The server's Content-Length (or the registry's size) is checked against the free space: nothing is written,
+    the other URLs are not tried (they would find the same disk), and the error names the disk and what it needs."""
+    big = os.urandom(2 * 2**20)
+    first = server.add("/big.bin", Route(big))
+    second = server.add("/mirror.bin", Route(big))
+    dest = small_disk / "big.bin"
+    with pytest.raises(DiskFullError, match=r"no space left on the disk holding \S+big.bin.part \(1 MiB free, about 2"):
+        download([first, second], dest, timeout=2)
+    assert [r.path for r in server.requests] == ["/big.bin"]
+    assert leftovers(small_disk) == []
+
+
+def test_a_disk_that_fills_during_the_download_keeps_the_part_to_resume(server, tmp_path, small_disk):
+    """Another writer fills the disk while the body arrives: a DiskFullError (not 'connection lost'), the bytes
+    written so far kept in the .part, and once there is room again the download resumes from them."""
+    body = os.urandom(600_000)
+    url = server.add("/slow.bin", Route(body, stall_after=100_000, stall_seconds=1.5))
+    dest = small_disk / "f.bin"
+    filler = small_disk / "filler"
+    failure: list[BaseException] = []
+
+    def fetch():
+        try:
+            download(url, dest, sha256=hashlib.sha256(body).hexdigest(), timeout=5, chunk_size=4096)
+        except BaseException as exc:  # handed to the test thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=fetch)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not (part_path(dest).is_file() and part_path(dest).stat().st_size >= 50_000):  # less the write buffer
+        assert time.monotonic() < deadline, "the first bytes never reached the .part"
+        time.sleep(0.02)
+    with contextlib.suppress(OSError), open(filler, "wb", buffering=0) as fh:  # fill it during the server's stall
+        while True:
+            fh.write(b"\0" * 4096)
+    worker.join(timeout=10)
+    (exc,) = failure
+    assert isinstance(exc, DiskFullError), repr(exc)
+    assert str(exc).startswith(f"no space left on the disk holding {part_path(dest)} (0 MiB free")
+    kept = part_path(dest).read_bytes()
+    assert len(kept) >= 50_000 and body.startswith(kept) and not dest.exists()
+    filler.unlink()
+    download(url, dest, sha256=hashlib.sha256(body).hexdigest(), timeout=5)
+    assert dest.read_bytes() == body and leftovers(small_disk) == ["f.bin"]
+    assert server.requests[-1].headers["range"] == f"bytes={len(kept)}-"

@@ -17,7 +17,8 @@ import requests
 import urllib3
 from tqdm import tqdm
 
-from svcnet.errors import ChecksumError, SvcnetError
+from svcnet.data.atomic import NO_SPACE, disk_full, free_bytes
+from svcnet.errors import ChecksumError, DiskFullError, SvcnetError
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ def _download_locked(
     for candidate in urls:
         try:
             _fetch(candidate, part, sha256, size, timeout, progress, chunk_size, resume)
+        except DiskFullError:
+            if not resume:
+                part.unlink(missing_ok=True)
+            raise  # another URL would find the same disk
         except SvcnetError as exc:
             log.warning("%s", exc)
             failures.append(exc)
@@ -184,6 +189,7 @@ def _fetch(
             total = int(length) if length and length.isdigit() else None
         if size is not None and total is not None and total != size:
             raise ChecksumError(f"{url}: server offers {total} bytes, expected {size}")
+        _check_room(part, (total if total is not None else size or 0) - offset)
         received = offset
         bar = tqdm(
             total=total,
@@ -208,6 +214,9 @@ def _fetch(
                     os.fsync(fh.fileno())
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             _drop_if_empty(part)
+            if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+                rest = total - received if total is not None else None
+                raise disk_full(part, rest) from exc
             if _is_timeout(exc):
                 raise DownloadTimeout(
                     f"{url}: stalled, no data for {timeout:g} s after {received} bytes{_resume_note(part)}"
@@ -260,6 +269,12 @@ def _is_timeout(exc: BaseException) -> bool:
         wrapped = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
         exc = exc.__context__ or exc.__cause__ or wrapped
     return False
+
+
+def _check_room(part: Path, needed: int) -> None:
+    """Refuse before writing when the ``needed`` bytes still to come do not fit on the disk of ``part``."""
+    if needed > 0 and free_bytes(part) < needed:
+        raise disk_full(part, needed)
 
 
 def _drop_if_empty(part: Path) -> None:
