@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -168,41 +168,61 @@ def _evaluate(
     metrics_file,
     progress: bool,
 ) -> dict:
+    model = setup.model if setup is not None else None
+    scores = _score_pairs(pairs, options, device, model, progress)
+    summary = _summary(scores, pred, gt, options, device, setup)
+    _write(out, scores, summary, metrics_file)
+    return summary
+
+
+@dataclass
+class _Scores:
+    """Every pair's scores: one row per video, one per evaluated frame, and each video's per-frame values."""
+
+    video_rows: list[dict] = field(default_factory=list)
+    frame_rows: list[dict] = field(default_factory=list)
+    frame_values: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # video -> metric -> values
+    sizes: dict[str, list[int]] = field(default_factory=dict)  # video -> [H, W] of its ground truth
+
+
+def _score_pairs(pairs: list, options: EvaluateOptions, device: torch.device, model, progress: bool) -> _Scores:
     from tqdm import tqdm
 
-    lpips_reason = "disabled (evaluate.lpips: false)" if setup is None else setup.reason
-    model = setup.model if setup is not None else None
-    video_rows, frame_rows = [], []
-    frame_values: dict[str, dict[str, list[float]]] = {}  # video -> metric -> values of its evaluated frames
-    sizes: dict[str, list[int]] = {}
+    scores = _Scores()
     for pair in tqdm(pairs, desc="evaluate", unit="video", disable=not progress):
         p, g = pair.read()
-        sizes[pair.name] = [int(g.shape[1]), int(g.shape[2])]
+        scores.sizes[pair.name] = [int(g.shape[1]), int(g.shape[2])]
         s = score_video(
             p, g, device, model, options.exclude_first, options.flow_preset, options.batch, options.warp_mask
         )
         row = {"video": pair.name, "frames": len(s.frames)}
-        frame_values[pair.name] = {}
+        values = scores.frame_values[pair.name] = {}
         for k in FRAME_METRICS:
             vals = s.per_frame.get(k)
             row[k] = float(np.mean(vals)) if vals is not None and len(vals) else float("nan")
-            frame_values[pair.name][k] = vals.tolist() if vals is not None else []
+            values[k] = vals.tolist() if vals is not None else []
         row["warp_error"], row["cdc"] = s.warp_error, s.cdc
-        video_rows.append(row)
+        scores.video_rows.append(row)
         for i, idx in enumerate(s.frames):
             fr = {"video": pair.name, "frame": pair.gt[idx].stem}
             for k in FRAME_METRICS:
                 fr[k] = s.per_frame[k][i] if k in s.per_frame else float("nan")
             fr["warp_error"] = s.warp_pairs[idx - 1] if idx >= 1 and len(s.warp_pairs) else float("nan")
-            frame_rows.append(fr)
+            scores.frame_rows.append(fr)
+    return scores
+
+
+def _summary(scores: _Scores, pred, gt, options: EvaluateOptions, device: torch.device, setup) -> dict:
+    """summary.json: the means, what is not available and why, the protocol and what a rerun needs."""
+    video_rows = scores.video_rows
+    lpips_reason = "disabled (evaluate.lpips: false)" if setup is None else setup.reason
     na = {}
-    if model is None:
+    if setup is None or setup.model is None:
         na["lpips"] = lpips_reason
     short = [r["video"] for r in video_rows if math.isnan(r["cdc"])]
     if short:
         na["cdc"] = f"needs more than 4 frames per video (TCVC distances 1, 2, 4): {', '.join(short)}"
-    overall = _means(video_rows, frame_values)
-    summary = {
+    return {
         "tool": "svcnet evaluate",
         "method": options.method or Path(pred).name,
         "dataset": options.dataset or Path(gt).name,
@@ -210,9 +230,9 @@ def _evaluate(
         "gt": str(gt),
         "videos": len(video_rows),
         "frames": sum(r["frames"] for r in video_rows),
-        "means": overall["means"],
+        "means": _means(video_rows, scores.frame_values)["means"],
         "video_means": {k: json_number(_mean([r[k] for r in video_rows])) for k in METRICS},
-        "test_sets": test_set_means(video_rows, frame_values),
+        "test_sets": test_set_means(video_rows, scores.frame_values),
         "not_available": na,
         "protocol": {
             "name": options.protocol,
@@ -220,7 +240,7 @@ def _evaluate(
             "first_frame": FIRST_FRAME[options.exclude_first],
             "warp_mask": f"{options.warp_mask}: {WARP_MASKS[options.warp_mask]}",
         },
-        "resolution": resolution(gt, sizes),
+        "resolution": resolution(gt, scores.sizes),
         "options": {k: v for k, v in asdict(options).items() if k not in ("method", "dataset")},
         "flow": {
             "backend": "opencv-dis",
@@ -232,12 +252,16 @@ def _evaluate(
         "device": str(device),
         "versions": _versions(),
     }
+
+
+def _write(out: str | os.PathLike, scores: _Scores, summary: dict, metrics_file) -> None:
+    """OUT/per_video.csv, per_frame.csv and summary.json as one atomic folder, then the DAG's metrics file."""
     out = Path(out)
     remove_stale_temps(out)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
-        (tmp / "per_video.csv").write_text(_csv(VIDEO_COLUMNS, video_rows))
-        (tmp / "per_frame.csv").write_text(_csv(FRAME_COLUMNS, frame_rows))
+        (tmp / "per_video.csv").write_text(_csv(VIDEO_COLUMNS, scores.video_rows))
+        (tmp / "per_frame.csv").write_text(_csv(FRAME_COLUMNS, scores.frame_rows))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if metrics_file is not None:
         flat = {
@@ -247,7 +271,6 @@ def _evaluate(
             "test_sets": summary["test_sets"],
         }
         write_text_atomic(metrics_file, json.dumps(flat, indent=2) + "\n")
-    return summary
 
 
 def _means(video_rows: list[dict], frame_values: dict[str, dict[str, list[float]]]) -> dict:
