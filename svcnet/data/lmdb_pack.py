@@ -77,6 +77,40 @@ def _clip_records(clip: Clip, kinds: Sequence[str], level: int):
                 yield kind, key, _encode(read_mask(clip.maps[kind][i]), level)
 
 
+def _put_clip(env, dbs: dict, clip: Clip, kinds, level: int, map_size: int, written: int, on_record) -> tuple[int, int]:
+    """Write one clip's records in one transaction, doubling the map size and starting the clip again while it is
+    full; returns the records written so far and the map size."""
+    import lmdb
+
+    while True:
+        count = written
+        try:
+            with env.begin(write=True) as txn:
+                for kind, key, value in _clip_records(clip, kinds, level):
+                    txn.put(key, value, db=dbs[kind], overwrite=True)
+                    count += 1
+                    if on_record is not None:
+                        on_record(count)
+            return count, map_size
+        except lmdb.MapFullError:
+            map_size *= 2
+            log.warning("lmdb map full; growing it to %d bytes and rewriting clip %s", map_size, clip.name)
+            env.set_mapsize(map_size)
+
+
+def _clip_entry(clip: Clip, kinds) -> dict:
+    """A clip's entry in the manifest."""
+    present = [k for k in kinds if k in clip.maps]
+    return {
+        "frames": list(clip.stems),
+        "height": clip.height,
+        "width": clip.width,
+        "maps": present,
+        "counts": {"frames": len(clip), **{k: len(clip.maps[k]) for k in present}},
+        "source_sha256": clip_sha256(clip),
+    }
+
+
 def pack_clips(
     clips_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -120,33 +154,10 @@ def pack_clips(
         try:
             dbs = {None: None, **{k: env.open_db(k.encode()) for k in kinds}}
             for clip in tqdm(clips, desc="pack", unit="clip", disable=None):
-                while True:
-                    start = written
-                    try:
-                        with env.begin(write=True) as txn:
-                            for kind, key, value in _clip_records(clip, kinds, png_compression):
-                                txn.put(key, value, db=dbs[kind], overwrite=True)
-                                written += 1
-                                if on_record is not None:
-                                    on_record(written)
-                        break
-                    except lmdb.MapFullError:
-                        map_size *= 2
-                        log.warning("lmdb map full; growing it to %d bytes and rewriting clip %s", map_size, clip.name)
-                        env.set_mapsize(map_size)
-                        written = start
-                present = [k for k in kinds if k in clip.maps]
-                manifest["clips"][clip.name] = {
-                    "frames": list(clip.stems),
-                    "height": clip.height,
-                    "width": clip.width,
-                    "maps": present,
-                    "counts": {"frames": len(clip), **{k: len(clip.maps[k]) for k in present}},
-                    "source_sha256": clip_sha256(clip),
-                }
-                meta["frames"] += [f"{clip.name}/{s} ({clip.height},{clip.width},3)" for s in clip.stems]
-                for k in present:
-                    meta[k] += [f"{clip.name}/{s} ({clip.height},{clip.width},1)" for s in clip.stems]
+                written, map_size = _put_clip(env, dbs, clip, kinds, png_compression, map_size, written, on_record)
+                manifest["clips"][clip.name] = _clip_entry(clip, kinds)
+                for kind, channels in (("frames", 3), *((k, 1) for k in kinds if k in clip.maps)):
+                    meta[kind] += [f"{clip.name}/{s} ({clip.height},{clip.width},{channels})" for s in clip.stems]
             env.sync(True)
         finally:
             env.close()
