@@ -235,7 +235,35 @@ def build_report(
         raise InputError("no evaluation given: pass --eval FOLDER (an `svcnet evaluate` output) at least once")
     out = Path(out)
     config = config or {}
-    header = {
+    header = _header(runs, config, training)
+    sections = {
+        "main": test_set_tables(runs, MAIN),
+        "extra": test_set_tables(runs, EXTRA),
+        "protocol": (PROTOCOL_HEADER, protocol_rows(runs, config, scribbles)),
+        "provenance": (PROVENANCE_HEADER, provenance_rows(header, runs)),
+        "not_available": not_available_notes(runs),
+        "training": (TRAIN_HEADER, [t.row() for t in training]),
+    }
+    header["tables"] = sections["main"]
+    videos = list(dict.fromkeys(v["video"] for r in runs for v in r.per_video))
+    remove_stale_temps(out)
+    with atomic_path(out) as tmp:
+        (tmp / "plots").mkdir(parents=True)
+        (tmp / "media").mkdir()
+        _write_per_video(tmp / "per_video.csv", runs)
+        images = _plots(tmp, runs, _video_groups(runs, videos), frame_plots)
+        images += _training_curves(tmp, training)
+        scribbles = Path(scribbles) if scribbles else None
+        gifs = _gifs(tmp, runs, videos[:gif_videos], scribbles, gif_frames, gif_scale)
+        (tmp / "report.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
+        (tmp / "results.md").write_text(_markdown(header, sections, images, gifs))
+        (tmp / "index.html").write_text(_html(header, sections, images, gifs))
+    return out / "index.html"
+
+
+def _header(runs: Sequence[EvalRun], config: dict, training: Sequence[TrainingRun]) -> dict:
+    """report.json's provenance: commit, config, data hashes, backends, weights and versions of every run."""
+    return {
         "git_commit": git_commit(Path.cwd()),
         "config": config,
         "data_hashes": {
@@ -254,55 +282,57 @@ def build_report(
         "resolution": {r.method: r.summary.get("resolution") for r in runs},
         "training_cpu": {t.name: t.cpu for t in training},
     }
-    sections = {
-        "main": test_set_tables(runs, MAIN),
-        "extra": test_set_tables(runs, EXTRA),
-        "protocol": (PROTOCOL_HEADER, protocol_rows(runs, config, scribbles)),
-        "provenance": (PROVENANCE_HEADER, provenance_rows(header, runs)),
-        "not_available": not_available_notes(runs),
-        "training": (TRAIN_HEADER, [t.row() for t in training]),
-    }
-    header["tables"] = sections["main"]
-    videos = list(dict.fromkeys(v["video"] for r in runs for v in r.per_video))
-    groups = _video_groups(runs, videos)
-    remove_stale_temps(out)
-    with atomic_path(out) as tmp:
-        (tmp / "plots").mkdir(parents=True)
-        (tmp / "media").mkdir()
-        with open(tmp / "per_video.csv", "w", newline="") as fh:
-            cols = ["method", "dataset", *runs[0].per_video[0].keys()] if runs[0].per_video else ["method"]
-            writer = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
-            writer.writeheader()
-            for r in runs:
-                for v in r.per_video:
-                    writer.writerow({"method": r.method, "dataset": r.dataset, **v})
-        images = []
-        for name, (title, members) in groups.items():
-            suffix = "" if len(groups) == 1 else f"_{file_stem(name)}"
-            for m in BAR_METRICS:
-                _plot_bars(runs, m, tmp / "plots" / f"per_video_{m}{suffix}.png", members, title)
-                images.append((f"plots/per_video_{m}{suffix}.png", f"{title}: {m} per video"))
-            for v in members[:frame_plots]:
-                _plot_frames(
-                    [r for r in runs if any(x["video"] == v for x in r.per_video)],
-                    v,
-                    tmp / "plots" / f"psnr_frames_{file_stem(v)}.png",
-                )
-                images.append((f"plots/psnr_frames_{file_stem(v)}.png", f"{v}: PSNR over frames"))
-        for t in training:
-            if t.curve is not None:
-                shutil.copyfile(t.curve, tmp / "plots" / f"train_{t.name}.png")
-                images.append((f"plots/train_{t.name}.png", f"{t.name}: training loss"))
-        gifs = []
-        for v in videos[:gif_videos]:
-            gif = f"media/{file_stem(v)}.gif"
-            if _side_by_side(runs, v, Path(scribbles) if scribbles else None, tmp / gif, gif_frames, gif_scale):
-                names = " | ".join(method_label(r.method) for r in runs)
-                gifs.append((gif, f"{v}: gray | scribbles | {names} | GT"))
-        (tmp / "report.json").write_text(json.dumps(header, indent=2, default=str) + "\n")
-        (tmp / "results.md").write_text(_markdown(header, sections, images, gifs))
-        (tmp / "index.html").write_text(_html(header, sections, images, gifs))
-    return out / "index.html"
+
+
+def _write_per_video(path: Path, runs: Sequence[EvalRun]) -> None:
+    """Every run's per-video rows in one CSV, with the method and dataset in front."""
+    with open(path, "w", newline="") as fh:
+        cols = ["method", "dataset", *runs[0].per_video[0].keys()] if runs[0].per_video else ["method"]
+        writer = csv.DictWriter(fh, fieldnames=cols, lineterminator="\n")
+        writer.writeheader()
+        for r in runs:
+            for v in r.per_video:
+                writer.writerow({"method": r.method, "dataset": r.dataset, **v})
+
+
+def _plots(tmp: Path, runs: Sequence[EvalRun], groups: dict, frame_plots: int) -> list[tuple[str, str]]:
+    """Per-video bar plots of each test set and PSNR-over-frames plots of its first videos: (path, caption)."""
+    images = []
+    for name, (title, members) in groups.items():
+        suffix = "" if len(groups) == 1 else f"_{file_stem(name)}"
+        for m in BAR_METRICS:
+            _plot_bars(runs, m, tmp / "plots" / f"per_video_{m}{suffix}.png", members, title)
+            images.append((f"plots/per_video_{m}{suffix}.png", f"{title}: {m} per video"))
+        for v in members[:frame_plots]:
+            _plot_frames(
+                [r for r in runs if any(x["video"] == v for x in r.per_video)],
+                v,
+                tmp / "plots" / f"psnr_frames_{file_stem(v)}.png",
+            )
+            images.append((f"plots/psnr_frames_{file_stem(v)}.png", f"{v}: PSNR over frames"))
+    return images
+
+
+def _training_curves(tmp: Path, training: Sequence[TrainingRun]) -> list[tuple[str, str]]:
+    images = []
+    for t in training:
+        if t.curve is not None:
+            shutil.copyfile(t.curve, tmp / "plots" / f"train_{t.name}.png")
+            images.append((f"plots/train_{t.name}.png", f"{t.name}: training loss"))
+    return images
+
+
+def _gifs(
+    tmp: Path, runs: Sequence[EvalRun], videos: Sequence[str], scribbles: Path | None, frames: int, scale: float
+) -> list[tuple[str, str]]:
+    """Side-by-side animations (gray | scribbles | each method | ground truth) of ``videos``: (path, caption)."""
+    gifs = []
+    for v in videos:
+        gif = f"media/{file_stem(v)}.gif"
+        if _side_by_side(runs, v, scribbles, tmp / gif, frames, scale):
+            names = " | ".join(method_label(r.method) for r in runs)
+            gifs.append((gif, f"{v}: gray | scribbles | {names} | GT"))
+    return gifs
 
 
 def _video_groups(runs: Sequence[EvalRun], videos: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
