@@ -184,7 +184,7 @@ def test_resolve_registry_path(tmp_path):
 
 
 def test_infer_set_lists_nested_clip_ids(release, tmp_path):
-    from svcnet.cli.cmd_infer_set import split_clips
+    from svcnet.evaluate.infer_set import split_clips
 
     prepare_clipset(ClipSetConfig(source="svcnet_davis_videvo_val"), tmp_path / "eval", fetch_root=release)
     assert split_clips(tmp_path / "eval") == ["DAVIS/car-shadow", "DAVIS/dog", "videvo/Cycling"]
