@@ -51,3 +51,15 @@ def test_every_stage_refuses_an_unknown_device_the_same_way(tmp_path):
     weights.write_bytes(b"")
     with pytest.raises(SvcnetError, match=message):
         make_flow_estimator("pwcnet", pwc_weights=weights, device="tpu")
+
+
+def test_cap_cpu_threads_lowers_never_raises_and_keeps_one():
+    from svcnet.ops.device import cap_cpu_threads
+
+    torch.set_num_threads(4)
+    cap_cpu_threads(2)
+    assert torch.get_num_threads() == 2
+    cap_cpu_threads(8)
+    assert torch.get_num_threads() == 2
+    cap_cpu_threads(0)
+    assert torch.get_num_threads() == 1

@@ -113,12 +113,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Colourise INPUT from colour scribbles, shot by shot; writes lossless PNG frames, a video (the input's exact
         frame rate and audio stream) and metadata.json to OUT."""
-        import torch
-
         from svcnet.infer.models import WeightOptions
         from svcnet.infer.run import ColorizeRequest, colorize_files
+        from svcnet.ops.device import cap_cpu_threads
 
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
+        cap_cpu_threads()
         request = ColorizeRequest(
             input=str(input),
             scribbles=str(scribbles),

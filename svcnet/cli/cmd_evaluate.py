@@ -51,10 +51,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Score --pred against --gt; writes per-video/per-frame CSVs and summary.json (means, protocol, versions)."""
-        import torch
-
         from svcnet.evaluate.runner import evaluate_folders
         from svcnet.evaluate.settings import evaluate_options
+        from svcnet.ops.device import cap_cpu_threads
 
         if if_listed:
             from svcnet.evaluate.listed import unlisted_reason, write_skipped
@@ -64,7 +63,7 @@ def register(app: typer.Typer) -> None:
                 write_skipped(out, method or pred.name, reason, metrics)
                 typer.echo(f"skipped: {reason}")
                 return
-        torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
+        cap_cpu_threads()
         opts = evaluate_options(
             config,
             profile,

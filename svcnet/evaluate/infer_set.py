@@ -110,11 +110,10 @@ def _baseline(method, frames: Path, scribbles, dest: Path, settings: InferSettin
 
 
 def _network(method, frames: Path, scribbles, dest: Path, settings: InferSettings, weights, force, progress) -> None:
-    import torch
-
     from svcnet.infer.run import ColorizeRequest, colorize_files
+    from svcnet.ops.device import cap_cpu_threads
 
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 16)))
+    cap_cpu_threads()
     request = ColorizeRequest(
         input=str(frames),
         scribbles=scribbles,

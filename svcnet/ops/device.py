@@ -9,6 +9,7 @@ import torch
 from svcnet.errors import SvcnetError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+MAX_CPU_THREADS = 16  # the most intra-op threads an inference or evaluation process takes on a many-core machine
 _CUDA_INDEXED = re.compile(r"cuda:(\d+)")
 
 
@@ -28,3 +29,8 @@ def resolve_device(name: str = "auto", cuda_index: int | None = None) -> torch.d
     if indexed is not None:
         return torch.device("cuda", int(indexed.group(1)))
     return torch.device("cuda", cuda_index) if cuda_index is not None else torch.device("cuda")
+
+
+def cap_cpu_threads(limit: int = MAX_CPU_THREADS) -> None:
+    """Use at most ``limit`` intra-op CPU threads (torch starts with one per core); never fewer than one."""
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), limit)))
