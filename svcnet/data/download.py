@@ -152,24 +152,10 @@ def _fetch(
     resume: bool,
 ) -> None:
     """Stream ``url`` into ``part`` (resuming what is there) and verify it; raises on any failure."""
-    offset = part.stat().st_size if resume and part.is_file() else 0
-    if size is not None and offset > size:
-        part.unlink()
-        offset = 0
-    if size is not None and offset == size and offset > 0:
-        try:
-            _verify_part(url, part, sha256, size)  # complete from an earlier run
-            return
-        except ChecksumError:
-            offset = 0  # removed: download it again
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
-    try:
-        headers["Accept-Encoding"] = "identity"  # byte offsets and the hash refer to the file itself
-        response = requests.get(url, headers=headers, stream=True, timeout=(timeout, timeout))
-    except requests.exceptions.Timeout as exc:
-        raise DownloadTimeout(f"{url}: no response within {timeout:g} s") from exc
-    except requests.exceptions.RequestException as exc:
-        raise DownloadError(f"{url}: cannot connect ({_short(exc)})") from exc
+    offset = _resume_offset(url, part, sha256, size, resume)
+    if offset is None:
+        return  # complete and verified from an earlier run
+    response = _get(url, offset, timeout)
     with response:
         if response.status_code == 416 and offset:
             part.unlink()  # the partial does not fit what the server has: start over
@@ -177,58 +163,106 @@ def _fetch(
         if response.status_code not in (200, 206):
             raise DownloadError(f"{url}: HTTP {response.status_code} {response.reason or ''}".rstrip())
         digest = hashlib.sha256()
-        if response.status_code == 206:
-            start, total = _content_range(response, url)
-            if start != offset:
-                raise DownloadError(f"{url}: server resumed at byte {start}, asked for {offset}")
-            _hash_file(part, digest)
-            mode = "ab"
-        else:  # the server ignored Range (or nothing to resume): start from byte 0
-            offset, mode = 0, "wb"
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
+        offset, total = _body_range(response, url, part, offset, digest)
         if size is not None and total is not None and total != size:
             raise ChecksumError(f"{url}: server offers {total} bytes, expected {size}")
         _check_room(part, (total if total is not None else size or 0) - offset)
-        received = offset
-        bar = tqdm(
-            total=total,
-            initial=offset,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=part.name[: -len(".part")],
-            disable=None if progress is None else not progress,
-            leave=False,
-        )
-        try:
-            with open(part, mode) as fh, bar:
-                try:
-                    for block in _blocks(response, chunk_size):
-                        fh.write(block)
-                        digest.update(block)
-                        received += len(block)
-                        bar.update(len(block))
-                finally:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            _drop_if_empty(part)
-            if isinstance(exc, OSError) and exc.errno in NO_SPACE:
-                rest = total - received if total is not None else None
-                raise disk_full(part, rest) from exc
-            if _is_timeout(exc):
-                raise DownloadTimeout(
-                    f"{url}: stalled, no data for {timeout:g} s after {received} bytes{_resume_note(part)}"
-                ) from exc
-            raise DownloadError(
-                f"{url}: connection lost after {received} of {total if total is not None else '?'} bytes"
-                f"{_resume_note(part)}"
-            ) from exc
+        received = _stream(response, url, part, offset, total, digest, timeout, progress, chunk_size)
     if total is not None and received < total:
         _drop_if_empty(part)
         raise DownloadError(f"{url}: connection closed after {received} of {total} bytes{_resume_note(part)}")
     _verify_part(url, part, sha256, size, digest.hexdigest())
+
+
+def _resume_offset(url: str, part: Path, sha256: str | None, size: int | None, resume: bool) -> int | None:
+    """The byte to ask from: what ``part`` holds when resuming (0 when it cannot be right); None when ``part`` is
+    already the whole file and verifies."""
+    offset = part.stat().st_size if resume and part.is_file() else 0
+    if size is not None and offset > size:
+        part.unlink()
+        offset = 0
+    if size is not None and offset == size and offset > 0:
+        try:
+            _verify_part(url, part, sha256, size)
+            return None
+        except ChecksumError:
+            offset = 0  # removed: download it again
+    return offset
+
+
+def _get(url: str, offset: int, timeout: float) -> requests.Response:
+    """The streamed response for ``url`` from byte ``offset``."""
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    headers["Accept-Encoding"] = "identity"  # byte offsets and the hash refer to the file itself
+    try:
+        return requests.get(url, headers=headers, stream=True, timeout=(timeout, timeout))
+    except requests.exceptions.Timeout as exc:
+        raise DownloadTimeout(f"{url}: no response within {timeout:g} s") from exc
+    except requests.exceptions.RequestException as exc:
+        raise DownloadError(f"{url}: cannot connect ({_short(exc)})") from exc
+
+
+def _body_range(response: requests.Response, url: str, part: Path, offset: int, digest) -> tuple[int, int | None]:
+    """Where the body starts and the whole file's size (None: not announced). A 206 continues ``part``, whose bytes
+    go into ``digest``; a 200 starts from byte 0."""
+    if response.status_code == 206:
+        start, total = _content_range(response, url)
+        if start != offset:
+            raise DownloadError(f"{url}: server resumed at byte {start}, asked for {offset}")
+        _hash_file(part, digest)
+        return offset, total
+    length = response.headers.get("Content-Length")  # the server ignored Range, or nothing to resume
+    return 0, int(length) if length and length.isdigit() else None
+
+
+def _stream(
+    response: requests.Response,
+    url: str,
+    part: Path,
+    offset: int,
+    total: int | None,
+    digest,
+    timeout: float,
+    progress: bool | None,
+    chunk_size: int,
+) -> int:
+    """Write the body into ``part`` from byte ``offset`` (fsynced), hashing it; returns the bytes ``part`` holds.
+    A lost connection, a stall or a full disk raise with what was kept to resume."""
+    received = offset
+    bar = tqdm(
+        total=total,
+        initial=offset,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=part.name[: -len(".part")],
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
+    try:
+        with open(part, "ab" if offset else "wb") as fh, bar:
+            try:
+                for block in _blocks(response, chunk_size):
+                    fh.write(block)
+                    digest.update(block)
+                    received += len(block)
+                    bar.update(len(block))
+            finally:
+                fh.flush()
+                os.fsync(fh.fileno())
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        _drop_if_empty(part)
+        if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+            raise disk_full(part, total - received if total is not None else None) from exc
+        if _is_timeout(exc):
+            raise DownloadTimeout(
+                f"{url}: stalled, no data for {timeout:g} s after {received} bytes{_resume_note(part)}"
+            ) from exc
+        raise DownloadError(
+            f"{url}: connection lost after {received} of {total if total is not None else '?'} bytes"
+            f"{_resume_note(part)}"
+        ) from exc
+    return received
 
 
 def _blocks(response: requests.Response, chunk_size: int) -> Iterator[bytes]:
