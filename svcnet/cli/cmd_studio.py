@@ -32,11 +32,12 @@ def register(app: typer.Typer) -> None:
         """Start the scribble studio: paint scribbles on keyframes, preview them, colourise the clip or one shot and
         download the result (mp4 with the input's sound, PNG frames)."""
         try:
-            from svcnet.studio.app import Studio, serve
+            from svcnet.studio.page import serve
         except ImportError as exc:
             raise SvcnetError(f"the studio needs its optional extra: pip install -e '.[studio]' ({exc})") from None
         from svcnet.cli.cmd_colorize import parse_size
         from svcnet.infer.models import WeightOptions
+        from svcnet.studio.app import Studio
 
         studio = Studio(
             WeightOptions(weights_dir=weights, cpnet=cpnet, ssnet=ssnet, pwcnet=pwcnet), work_size=parse_size(size)
