@@ -172,3 +172,17 @@ def test_a_shot_job_colorizes_only_its_frames(tmp_path):
     assert request.input == str(clip) and request.scribbles == str(p.folder / SCRIBBLES)
     whole = jobs.colorize_request(p.folder, {"work_size": [64, 112], "span": None})
     assert (whole.start_frame, whole.max_frames, whole.shots) == (0, None, "auto")
+
+
+def test_studio_without_its_extra_says_how_to_install_it(tmp_path):
+    """With Gradio missing, `svcnet studio` stops with one line naming the extra, before opening anything."""
+    code = "import sys; sys.modules['gradio'] = None; from svcnet.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "studio", str(DEMO), "--project", str(tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("svcnet: error: the studio needs its optional extra: pip install -e '.[studio]'")
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "p").exists()
