@@ -69,24 +69,9 @@ def run(argv, capsys):
 def test_colorize_folder_pwc(clip, weights, tmp_path, capsys):
     frames, scr = clip
     out = tmp_path / "out"
-    code, err = run(
-        [
-            "colorize",
-            str(frames),
-            "--scribbles",
-            str(scr),
-            "--out",
-            str(out),
-            "--weights",
-            str(weights),
-            "--size",
-            SIZE,
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
-        capsys,
-    )
+    argv = ["colorize", str(frames), "--scribbles", str(scr), "--out", str(out), "--weights", str(weights)]
+    argv += ["--size", SIZE, "--device", "cpu", "--quiet"]
+    code, err = run(argv, capsys)
     assert code == 0, err
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["frames"] == [str(i) for i in range(8, 15)]
@@ -105,24 +90,7 @@ def test_colorize_folder_pwc(clip, weights, tmp_path, capsys):
     assert np.abs(img[:, :, 0] - img[:, :, 2]).max() > 0
     # re-run: already done, nothing rewritten
     stamp = (out / "metadata.json").stat().st_mtime_ns
-    code, err = run(
-        [
-            "colorize",
-            str(frames),
-            "--scribbles",
-            str(scr),
-            "--out",
-            str(out),
-            "--weights",
-            str(weights),
-            "--size",
-            SIZE,
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
-        capsys,
-    )
+    code, err = run(argv, capsys)
     assert code == 0 and (out / "metadata.json").stat().st_mtime_ns == stamp
 
 
