@@ -101,8 +101,9 @@ def test_probe_and_read(film):
 def test_unreadable_video(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
-    with pytest.raises(InputError, match="cannot read video"):
+    with pytest.raises(InputError) as err:
         probe_video(bad)
+    assert str(err.value) == f"cannot read video {bad}: Invalid data found when processing input"
     with pytest.raises(InputError, match="video not found"):
         list(iter_frames(tmp_path / "missing.mp4"))
 

@@ -126,7 +126,8 @@ def _open(path: str | os.PathLike):
     try:
         return av.open(str(path))
     except Exception as exc:  # PyAV raises many error types for unreadable files
-        raise InputError(f"cannot read video {path}: {exc}") from exc
+        reason = getattr(exc, "strerror", None) or str(exc)  # FFmpeg's words without its errno and the path again
+        raise InputError(f"cannot read video {path}: {reason}") from exc
 
 
 def _video_stream(container, path):
