@@ -286,7 +286,9 @@ def test_bad_inputs(clip, tmp_path, capsys):
         ["colorize", str(frames), "-s", str(tmp_path / "empty_scr"), *base], capsys, out, "no scribble images"
     )
     write_png(scr / "14.png", scribble(40, 90))
-    _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, r"14.png is 90x40; scribbles must be")
+    _assert_error(
+        ["colorize", str(frames), "-s", str(scr), *base], capsys, out, r"14.png is 90x40 \(W x H\); scribbles must be"
+    )
     write_png(scr / "14.png", scribble())
     write_png(scr / "15.png", scribble())
     _assert_error(["colorize", str(frames), "-s", str(scr), *base], capsys, out, "scribble count mismatch")

@@ -117,7 +117,7 @@ def test_scribble_missing_extra_wrong_size(tmp_path):
         open_scribbles(s, clip, WORK)
     (s / "2.png").unlink()
     write_png(s / "1.png", np.zeros((41, 60, 3), np.uint8))
-    with pytest.raises(InputError, match=r"scribble .*1.png is 60x41; scribbles must be"):
+    with pytest.raises(InputError, match=r"scribble .*1.png is 60x41 \(W x H\); scribbles must be"):
         open_scribbles(s, clip, WORK)
     with pytest.raises(InputError, match="scribbles not found"):
         open_scribbles(tmp_path / "nothing", clip, WORK)

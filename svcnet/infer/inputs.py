@@ -176,9 +176,8 @@ def _check_scribble_size(path: Path, frame_size: tuple[int, int] | None, work_si
     allowed = {tuple(work_size)} | ({tuple(frame_size)} if frame_size else set())
     if s not in allowed:
         want = " or ".join(f"{w}x{h}" for h, w in sorted(allowed))
-        raise InputError(
-            f"scribble {path} is {s[1]}x{s[0]}; scribbles must be {want} (the frame size or the working size)"
-        )
+        sizes = f"{s[1]}x{s[0]} (W x H); scribbles must be {want}"
+        raise InputError(f"scribble {path} is {sizes} (W x H: the frame size or the working size)")
 
 
 def open_scribbles(
