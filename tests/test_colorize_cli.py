@@ -271,6 +271,10 @@ def test_bad_inputs(clip, tmp_path, capsys):
         "needs at least 7",
     )
     _assert_error(["colorize", str(frames), "-s", str(scr), *base, "--size", "60x128"], capsys, out, "multiples of 16")
+    codec = ["--video-codec", "h265"]
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base, *codec], capsys, out, "unknown video codec 'h265'")
+    quality = ["--video-quality", "99"]
+    _assert_error(["colorize", str(frames), "-s", str(scr), *base, *quality], capsys, out, "must be 0-51, got 99")
     _assert_error(
         ["colorize", str(frames), "-s", str(scr), *base, "--shots", "nope"], capsys, out, "--shots 'nope': expected"
     )

@@ -60,6 +60,10 @@ class ColorizeRequest:
     video_quality: int = DEFAULT_CRF
     shots: str = SHOTS_MODES[0]  # "auto", "none" or the path of a shot list
 
+    def video_settings(self) -> VideoSettings:
+        """How ``colorized.mp4`` is encoded (an error for an unknown codec or a quality out of range)."""
+        return VideoSettings(self.video_codec, self.video_quality)
+
 
 def _frame_inputs(clip: Clip, scribbles: Scribbles, config: InferenceConfig) -> Iterator[FrameInput]:
     """Today's single-clip inputs: per-frame scribbles read here, or None for the first-frame carrier (used by
@@ -166,6 +170,7 @@ def _open_inputs(request: ColorizeRequest, config: InferenceConfig) -> tuple[Cli
     clip = open_clip(request.input, limit=request.max_frames, fps=fps, offset=request.start_frame)
     scribbles = open_scribbles(request.scribbles, clip, config.work_size, keyframes=True)
     shots_option(request.shots)
+    request.video_settings()  # a bad codec or quality fails before any weights are read
     if clip.count is not None and config.method == "svcnet":
         if clip.count < 2:
             raise InputError(
@@ -273,7 +278,7 @@ class _FilmRun:
             work.out_dir,
             clip.fps,
             request.video,
-            VideoSettings(request.video_codec, request.video_quality),
+            request.video_settings(),
             _audio_source(clip, request.fps),
             Fraction(clip.offset) / parse_fps(clip.fps),  # a range of the input: its audio from the range's start
         )
