@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
             settings = replace(settings, work_size=parse_size(size))
         settings = replace(
             settings,
-            lightness=check_lightness(lightness or settings.lightness),
+            lightness=check_lightness(lightness) if lightness else settings.lightness,
             edge=edge or settings.edge,
             device=device or settings.device,
         )
